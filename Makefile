@@ -1,0 +1,34 @@
+# allennlp-subkd: `make demo` runs the main job, `make test` the tests. Each first creates
+# .venv (Python 3.10, the stack pinned by constraints.txt) when it is missing or stale.
+SHELL := /bin/bash
+PYTHON_VERSION ?= 3.10.13
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
+PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
+
+.PHONY: install test demo bench-kernels fixtures clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py constraints.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (pyenv install $(PYTHON_VERSION)) or set PYTHON310=/path/to/python3.10"; exit 1; }
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip<25" wheel
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests -q
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+# Rebuild the committed sample and fixture teachers (needs ../shared/data).
+fixtures: $(STAMP)
+	$(PY) scripts/make_sample.py --data-dir ../shared/data --out fixtures/data
+	$(PY) scripts/make_fixture_teachers.py
+
+clean:
+	rm -rf $(VENV) demo_out build *.egg-info

@@ -1,0 +1,33 @@
+"""The trainer callback that tells a distilled model which epoch it is in."""
+from typing import Any, Dict
+
+from allennlp.training.callbacks.callback import TrainerCallback
+
+
+@TrainerCallback.register("distillation_epoch")
+class DistillationEpochCallback(TrainerCallback):
+    """
+    Passes the current (0-based) epoch to a distilled model, which teacher annealing
+    (`distillation.anneal`) needs. Harmless without annealing; our configs always add it.
+
+    Registered as a `TrainerCallback` with name "distillation_epoch".
+
+    # Parameters
+
+    serialization_dir : `str`
+        Passed by the trainer.
+    """
+
+    def _tell(self, trainer, epoch: int) -> None:
+        model = trainer.model
+        if hasattr(model, "set_distillation_epoch"):
+            model.set_distillation_epoch(epoch)
+
+    def on_start(self, trainer, is_primary: bool = True, **kwargs) -> None:
+        super().on_start(trainer, is_primary=is_primary, **kwargs)
+        self._tell(trainer, trainer._epochs_completed)
+
+    def on_epoch(
+        self, trainer, metrics: Dict[str, Any], epoch: int, is_primary: bool = True, **kwargs
+    ) -> None:
+        self._tell(trainer, epoch + 1)

@@ -1,0 +1,343 @@
+"""
+KD objectives for sequence taggers (`distilled_crf_tagger`, `distilled_simple_tagger`).
+
+Every objective is registered under `TaggerDistillation` and returns the KD term **per
+sentence** (`[batch]`, summed over the sentence's tokens / sub-structures); the model then
+reduces it the way it reduces its gold loss: summed over the batch for a CRF tagger
+(AllenNLP's CRF log-likelihood is a batch sum), a per-sentence token mean averaged over
+sentences for a softmax tagger (`sequence_cross_entropy_with_logits`).
+
+Teacher and student scores arrive as `TaggerScores` with labels already in the student's
+label order. A `TaggerScores` with `transitions=None` is a softmax (locally normalised)
+tagger; its distribution over label sequences is the product of per-token softmaxes.
+"""
+from typing import Tuple
+
+import torch
+from allennlp.common.checks import ConfigurationError
+
+from allennlp_subkd.distillation.objectives.base import DistillationObjective
+from allennlp_subkd.distillation.scores import TaggerScores
+from allennlp_subkd.structures import linear_chain
+
+
+class TaggerDistillation(DistillationObjective):
+    """Base class of the tagging KD objectives (see `DistillationObjective` for the mixing)."""
+
+    needs_crf_teacher = False
+    needs_crf_student = False
+
+    def check(self, student: TaggerScores, teacher: TaggerScores) -> None:
+        """Raise a `ConfigurationError` when this objective cannot compare these models."""
+        name = type(self).__name__
+        if self.needs_crf_teacher and not teacher.is_crf:
+            raise ConfigurationError(f"{name} needs a CRF teacher; the teacher is a softmax tagger")
+        if self.needs_crf_student and not student.is_crf:
+            raise ConfigurationError(f"{name} needs a CRF student; the student is a softmax tagger")
+
+    def __call__(
+        self, student: TaggerScores, teacher: TaggerScores, mask: torch.BoolTensor
+    ) -> torch.Tensor:
+        """
+        student, teacher : `TaggerScores` over the same batch; the teacher's are targets
+            (detached: no gradient ever reaches the teacher).
+        mask : `[batch, time]` bool, left-aligned.
+        Returns the KD term of each sentence, `[batch]` (0 for an empty sentence).
+        """
+        return self.per_sentence(student, teacher.detached(), _bool(mask))
+
+    def per_sentence(
+        self, student: TaggerScores, teacher: TaggerScores, mask: torch.BoolTensor
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------
+# shared pieces
+
+
+def _bool(mask: torch.Tensor) -> torch.BoolTensor:
+    return mask if mask.dtype == torch.bool else mask.bool()
+
+
+def token_marginals(scores: TaggerScores, mask: torch.BoolTensor) -> torch.Tensor:
+    """`[batch, time, labels]` P(y_t = y): forward-backward for a CRF, softmax otherwise
+    (zero at padding)."""
+    if scores.is_crf:
+        return linear_chain.marginals(
+            scores.emissions, scores.transitions, mask, scores.start, scores.end
+        )[1]
+    return scores.emissions.softmax(-1) * mask.unsqueeze(-1)
+
+
+def sub_structure_marginals(
+    scores: TaggerScores, mask: torch.BoolTensor
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Marginals of the sub-structures a CRF student factorises over:
+    `unary [batch, time, labels]` and `pairwise [batch, time-1, labels, labels]`.
+    For a softmax model (Wang et al. case 3) `pairwise[t-1, i, j] = p_{t-1}(i) * p_t(j)`."""
+    if scores.is_crf:
+        _, unary, pairwise = linear_chain.marginals(
+            scores.emissions, scores.transitions, mask, scores.start, scores.end
+        )
+        return unary, pairwise
+    unary = scores.emissions.softmax(-1) * mask.unsqueeze(-1)
+    pairwise = unary[:, :-1].unsqueeze(-1) * unary[:, 1:].unsqueeze(-2)
+    return unary, pairwise
+
+
+def last_token(values: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+    """`values[b, length_b - 1]` for `values [batch, time, ...]` (row 0 for empty rows)."""
+    last = (mask.sum(-1) - 1).clamp(min=0)
+    index = last.view(-1, *([1] * (values.dim() - 1))).expand(-1, 1, *values.shape[2:])
+    return values.gather(1, index).squeeze(1)
+
+
+def expected_score(
+    student: TaggerScores,
+    unary: torch.Tensor,
+    pairwise: torch.Tensor,
+    mask: torch.BoolTensor,
+) -> torch.Tensor:
+    """`Σ_u q(u) · S_s(u)` per sentence, u ranging over the student CRF's sub-structures:
+    start labels, (token, label) emissions, label bigrams and end labels."""
+    total = (unary * student.emissions).sum((1, 2))
+    if pairwise.size(1) > 0:
+        total = total + (pairwise.sum(1) * student.transitions).sum((1, 2))
+    if student.start is not None:
+        total = total + (unary[:, 0] * student.start).sum(-1)
+    if student.end is not None:
+        total = total + (last_token(unary, mask) * student.end).sum(-1)
+    return total
+
+
+def token_kl(q: torch.Tensor, log_p: torch.Tensor, mask: torch.BoolTensor) -> torch.Tensor:
+    """`Σ_t KL(q_t ‖ p_t)` per sentence over valid tokens; `0·log 0 = 0`."""
+    kl = torch.xlogy(q, q) - q * log_p
+    return (kl.sum(-1) * mask).sum(-1)
+
+
+def safe_log(p: torch.Tensor) -> torch.Tensor:
+    """log of probabilities that may underflow to exactly 0 (no -inf, no NaN gradient)."""
+    return p.clamp(min=torch.finfo(p.dtype).tiny).log()
+
+
+# ---------------------------------------------------------------------------------------
+# the objectives
+
+
+@TaggerDistillation.register("sub_structure")
+class SubStructureTaggerDistillation(TaggerDistillation):
+    """
+    Sub-structure KD (Lin et al. 2022, "Efficient Sub-structured Knowledge Distillation"):
+    the student matches the teacher's *scores* of every local sub-structure with a squared
+    error. No dynamic programme and no normalisation over structures: fully parallel.
+
+    Registered as a `TaggerDistillation` with name "sub_structure".
+
+    Per sentence of n valid tokens, with `Δe = e_s - e_t` (`[n, labels]`):
+
+    - `variant="emission"`: `Σ_{t ≤ n} Σ_y Δe[t, y]²` (padding masked out; the paper's code
+      uses an unmasked MSE).
+    - `variant="bigram"`: the squared error of every bigram score a CRF adds up,
+      `Σ_j (Δstart[j] + Δe[1, j])² + Σ_{2 ≤ t ≤ n} Σ_{i,j} (Δe[t, j] + ΔA[i, j])² + Σ_i Δend[i]²`.
+      Both teacher and student must be CRFs.
+
+    Raw scores are compared, so there is no temperature. Lin et al. use `alpha = 0.9`.
+
+    # Parameters
+
+    variant : `str`, optional (default = `"emission"`)
+        `"emission"` or `"bigram"`.
+    alpha, anneal : see `DistillationObjective`.
+    """
+
+    uses_temperature = False
+
+    def __init__(self, variant: str = "emission", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if variant not in ("emission", "bigram"):
+            raise ConfigurationError(
+                f'sub_structure variant must be "emission" or "bigram", got {variant!r}'
+            )
+        self.variant = variant
+        self.needs_crf_teacher = self.needs_crf_student = variant == "bigram"
+
+    def per_sentence(self, student, teacher, mask):
+        diff = (student.emissions - teacher.emissions) * mask.unsqueeze(-1)
+        if self.variant == "emission":
+            return diff.pow(2).sum((1, 2))
+        num_labels = diff.size(-1)
+        d_trans = student.transitions - teacher.transitions
+        d_start = _difference(student.start, teacher.start, num_labels, diff)
+        d_end = _difference(student.end, teacher.end, num_labels, diff)
+        # t = 1: start[j] + e[1, j]
+        first = (d_start + diff[:, 0]).pow(2).sum(-1) * mask[:, 0]
+        # 2 <= t <= n: Σ_{i,j} (Δe[t,j] + ΔA[i,j])², expanded so no [B, T, C, C] tensor is built
+        inner = diff[:, 1:]
+        pair_mask = mask[:, 1:]
+        bigram = (
+            num_labels * inner.pow(2).sum(-1)
+            + 2.0 * (inner * d_trans.sum(0)).sum(-1)
+            + d_trans.pow(2).sum() * pair_mask
+        )
+        bigram = (bigram * pair_mask).sum(-1)
+        last = d_end.pow(2).sum(-1) * mask[:, 0]
+        return first + bigram + last
+
+
+def _difference(student, teacher, num_labels, like):
+    """Δ of optional start/end vectors, each `None` meaning zeros."""
+    zero = like.new_zeros(num_labels)
+    return (zero if student is None else student) - (zero if teacher is None else teacher)
+
+
+@TaggerDistillation.register("structural")
+class StructuralTaggerDistillation(TaggerDistillation):
+    """
+    Structural KD (Wang et al. 2021, "Structural Knowledge Distillation"): the exact
+    sequence-level cross-entropy between teacher and student at temperature T,
+
+        KD = -T² Σ_y P_t^T(y) log P_s^T(y) = T² (log Z_s^T - Σ_u q(u) S_s(u) / T),
+
+    factorised over the student CRF's sub-structures u (start labels, token labels, label
+    bigrams, end labels), with q the teacher's marginals at temperature T:
+
+    - CRF teacher (their case 1a): forward-backward marginals;
+    - softmax teacher (their case 3): `q(y_{t-1}=i, y_t=j) = p_{t-1}(i) p_t(j)`;
+    - softmax student: the student's sub-structures are single tokens and the term is
+      `T² Σ_t CE(q_t, softmax(e_s[t] / T))` with q_t the teacher's token marginals — still
+      the exact sequence-level cross-entropy, because the student factorises per token.
+
+    Registered as a `TaggerDistillation` with name "structural".
+
+    # Parameters
+
+    alpha, temperature, anneal : see `DistillationObjective`.
+    """
+
+    def per_sentence(self, student, teacher, mask):
+        temp = self.temperature
+        student_t, teacher_t = student.scaled(temp), teacher.scaled(temp)
+        with torch.no_grad():
+            unary, pairwise = sub_structure_marginals(teacher_t, mask)
+        if not student.is_crf:
+            log_p = student_t.emissions.log_softmax(-1)
+            return -(unary * log_p).sum(-1).mul(mask).sum(-1) * temp ** 2
+        log_z = linear_chain.log_partition(
+            student_t.emissions, student_t.transitions, mask, student_t.start, student_t.end
+        )
+        return (log_z - expected_score(student_t, unary, pairwise, mask)) * temp ** 2
+
+
+@TaggerDistillation.register("posterior")
+class PosteriorTaggerDistillation(TaggerDistillation):
+    """
+    Posterior (marginal) distillation: `T² Σ_t KL(q_t ‖ p_t)`, q_t the teacher's token
+    marginals and p_t the student's, both at temperature T — forward-backward for a CRF,
+    a softmax for a softmax tagger. Wang et al.'s case 2a (CRF teacher, softmax student) and
+    the "margin_prob" baseline of Lin et al.'s code.
+
+    Registered as a `TaggerDistillation` with name "posterior".
+
+    # Parameters
+
+    alpha, temperature, anneal : see `DistillationObjective`.
+    """
+
+    def per_sentence(self, student, teacher, mask):
+        temp = self.temperature
+        student_t, teacher_t = student.scaled(temp), teacher.scaled(temp)
+        with torch.no_grad():
+            q = token_marginals(teacher_t, mask)
+        if student.is_crf:
+            log_p = safe_log(token_marginals(student_t, mask))
+        else:
+            log_p = student_t.emissions.log_softmax(-1)
+        return token_kl(q, log_p, mask) * temp ** 2
+
+
+@TaggerDistillation.register("token")
+class TokenTaggerDistillation(TaggerDistillation):
+    """
+    Token-level (Hinton-style) distillation of the emission scores, ignoring transitions:
+    `T² Σ_t KL(softmax(e_t[t] / T) ‖ softmax(e_s[t] / T))`.
+
+    Registered as a `TaggerDistillation` with name "token".
+
+    # Parameters
+
+    alpha, temperature, anneal : see `DistillationObjective`.
+    """
+
+    def per_sentence(self, student, teacher, mask):
+        temp = self.temperature
+        q = (teacher.emissions / temp).softmax(-1)
+        log_p = (student.emissions / temp).log_softmax(-1)
+        return token_kl(q, log_p, mask) * temp ** 2
+
+
+@TaggerDistillation.register("top_k")
+class TopKTaggerDistillation(TaggerDistillation):
+    """
+    Sequence-level KD on the teacher's k best label sequences (Kim & Rush 2016 style):
+    `Σ_k w_k (log Z_s - S_s(ŷ_k)) = -Σ_k w_k log P_s(ŷ_k)`, ŷ_k the teacher's k-best Viterbi
+    paths (unconstrained, i.e. the modes of the teacher's CRF distribution; a softmax
+    teacher's k best are those of its factorised distribution). For a softmax student
+    `log P_s(ŷ) = Σ_t log softmax(e_s[t])[ŷ_t]`.
+
+    Registered as a `TaggerDistillation` with name "top_k".
+
+    # Parameters
+
+    k : `int`, optional (default = `3`)
+        Number of teacher paths. A sentence with fewer than k distinct labellings uses all
+        it has.
+    weighting : `str`, optional (default = `"teacher"`)
+        `"uniform"`: `w_k = 1/k`; `"teacher"`: the teacher's probabilities of the k paths at
+        temperature T, renormalised over them.
+    alpha, temperature, anneal : see `DistillationObjective` (the temperature only shapes
+        the `"teacher"` weights).
+    """
+
+    def __init__(self, k: int = 3, weighting: str = "teacher", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(k, int) or k < 1:
+            raise ConfigurationError(f"top_k needs an integer k >= 1, got {k!r}")
+        if weighting not in ("uniform", "teacher"):
+            raise ConfigurationError(
+                f'top_k weighting must be "uniform" or "teacher", got {weighting!r}'
+            )
+        self.k = k
+        self.weighting = weighting
+
+    def per_sentence(self, student, teacher, mask):
+        with torch.no_grad():
+            transitions = teacher.transitions
+            if transitions is None:
+                num_labels = teacher.emissions.size(-1)
+                transitions = teacher.emissions.new_zeros(num_labels, num_labels)
+            paths, path_scores = linear_chain.kbest_viterbi(
+                teacher.emissions, transitions, mask, self.k, teacher.start, teacher.end
+            )
+            found = torch.isfinite(path_scores)
+            if self.weighting == "uniform":
+                weights = found.to(path_scores.dtype) / found.sum(-1, keepdim=True).clamp(min=1)
+            else:
+                logits = (path_scores / self.temperature).masked_fill(~found, float("-inf"))
+                weights = logits.softmax(-1).nan_to_num(0.0)
+        if student.is_crf:
+            log_z = linear_chain.log_partition(
+                student.emissions, student.transitions, mask, student.start, student.end
+            )
+            path_score = linear_chain.sequence_score(
+                student.emissions, student.transitions, paths, mask, student.start, student.end
+            )
+            nll = log_z.unsqueeze(-1) - path_score
+        else:
+            log_p = student.emissions.log_softmax(-1)  # [B, T, C]
+            picked = log_p.unsqueeze(1).expand(-1, paths.size(1), -1, -1)
+            picked = picked.gather(-1, paths.unsqueeze(-1)).squeeze(-1)  # [B, K, T]
+            nll = -(picked * mask.unsqueeze(1)).sum(-1)
+        nll = nll.masked_fill(~found, 0.0)
+        return (weights * nll).sum(-1)

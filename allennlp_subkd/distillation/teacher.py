@@ -1,0 +1,222 @@
+"""
+The frozen, archived teacher of a distilled model.
+
+`FrozenTeacher` loads an AllenNLP `model.tar.gz` lazily (at the first training forward
+pass, so evaluating or predicting with a student archive never needs the teacher file),
+keeps the teacher *outside* the student's module tree (it is not a submodule: it is not in
+the student's `state_dict`, optimizer, initializer or vocabulary extension), always in
+`eval()` mode, under `torch.no_grad()`, on the student's device. It aligns the teacher's
+label vocabulary to the student's **by string**, and rebuilds the teacher's input tensors
+from the words with the teacher's own token indexers and vocabulary whenever the student's
+tensors would mean something else to the teacher (a BERT teacher can teach a GloVe student).
+"""
+import logging
+import os
+from typing import Dict, List, Optional, Sequence, Tuple, Type
+
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Batch, Instance, Token, Vocabulary
+from allennlp.data.fields import SequenceLabelField, TextField
+from allennlp.data.token_indexers import TokenIndexer
+from allennlp.models import Model
+from allennlp.models.archival import load_archive
+from allennlp.nn import util
+
+logger = logging.getLogger(__name__)
+
+
+class FrozenTeacher:
+    """
+    A frozen teacher model read from an archive.
+
+    # Parameters
+
+    archive_path : `str`
+        Path (or URL AllenNLP's `cached_path` understands) of the teacher's `model.tar.gz`.
+    accepted_types : `Tuple[Type[Model], ...]`
+        Model classes that can teach this student (subclasses included).
+    student_name : `str`
+        How to call the student in error messages (its registered name).
+    reindex_inputs : `bool`, optional (default = `None`)
+        `None` (auto): reuse the student's input tensors when the teacher's token indexers
+        have the same names and output keys as the student's and every token namespace of
+        the teacher's vocabulary maps tokens to the same indices as the student's; rebuild
+        them from `metadata["words"]` otherwise. `True` always rebuilds, `False` always
+        reuses.
+    """
+
+    def __init__(
+        self,
+        archive_path: str,
+        accepted_types: Tuple[Type[Model], ...],
+        student_name: str,
+        reindex_inputs: Optional[bool] = None,
+    ) -> None:
+        self.archive_path = archive_path
+        self.accepted_types = accepted_types
+        self.student_name = student_name
+        self.reindex_inputs = reindex_inputs
+        self._model: Optional[Model] = None
+        self._token_indexers: Optional[Dict[str, TokenIndexer]] = None
+        self._reuse: Optional[bool] = None
+        self._label_maps: Dict[Tuple[str, str], torch.Tensor] = {}
+
+    # ------------------------------------------------------------------ loading
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> Model:
+        """The teacher model, loading the archive on first use."""
+        if self._model is None:
+            self._load()
+        return self._model  # type: ignore[return-value]
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self.model.vocab
+
+    def _load(self) -> None:
+        path = self.archive_path
+        local = "://" not in str(path)
+        if local and not os.path.exists(path):
+            raise ConfigurationError(f"teacher_archive {path!r} does not exist")
+        try:
+            archive = load_archive(path, cuda_device=-1)
+        except Exception as error:  # a truncated tarball, a missing config or weights, ...
+            raise ConfigurationError(
+                f"teacher_archive {path!r} could not be loaded as an AllenNLP model archive: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        model = archive.model
+        if not isinstance(model, self.accepted_types):
+            accepted = ", ".join(t.__name__ for t in self.accepted_types)
+            raise ConfigurationError(
+                f"teacher_archive {path!r} holds a {type(model).__name__}; a {self.student_name} "
+                f"can only be taught by one of: {accepted}"
+            )
+        indexers = getattr(archive.dataset_reader, "_token_indexers", None)
+        if not isinstance(indexers, dict):
+            raise ConfigurationError(
+                f"the dataset reader of teacher_archive {path!r} "
+                f"({type(archive.dataset_reader).__name__}) exposes no token indexers, so the "
+                "teacher's inputs cannot be rebuilt from the words"
+            )
+        model.eval()
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+        self._model = model
+        self._token_indexers = indexers
+        logger.info("Loaded frozen teacher %s from %s", type(model).__name__, path)
+
+    def to(self, device: torch.device) -> Model:
+        """The teacher on `device` (moved at most once per device change), in eval mode."""
+        model = self.model
+        first = next(model.parameters(), None)
+        if first is not None and first.device != device:
+            model.to(device)
+        model.eval()
+        return model
+
+    # ------------------------------------------------------------------ labels
+
+    def label_map(
+        self, student_vocab: Vocabulary, student_namespace: str, teacher_namespace: str
+    ) -> torch.LongTensor:
+        """
+        `index[i]` = the teacher's index of the student's label `i` (matched by string), so
+        `teacher_scores[..., index]` is in the student's label order. A `ConfigurationError`
+        names the labels only one side knows.
+        """
+        key = (student_namespace, teacher_namespace)
+        if key not in self._label_maps:
+            student_labels = student_vocab.get_index_to_token_vocabulary(student_namespace)
+            teacher_labels = self.vocab.get_token_to_index_vocabulary(teacher_namespace)
+            student_set, teacher_set = set(student_labels.values()), set(teacher_labels)
+            if student_set != teacher_set:
+                raise ConfigurationError(
+                    f"the teacher's labels (namespace {teacher_namespace!r} of "
+                    f"{self.archive_path!r}) differ from the student's ({student_namespace!r}): "
+                    f"only the student has {sorted(student_set - teacher_set)}, only the "
+                    f"teacher has {sorted(teacher_set - student_set)}"
+                )
+            self._label_maps[key] = torch.tensor(
+                [teacher_labels[student_labels[i]] for i in range(len(student_labels))],
+                dtype=torch.long,
+            )
+        return self._label_maps[key]
+
+    # ------------------------------------------------------------------ inputs
+
+    def _can_reuse(self, tokens: Dict[str, Dict[str, torch.Tensor]], student_vocab: Vocabulary) -> bool:
+        if self.reindex_inputs is not None:
+            return not self.reindex_inputs
+        if self._reuse is None:
+            indexers = self._token_indexers or {}
+            same_keys = set(tokens) == set(indexers) and all(
+                set(tokens[name]) == set(indexer.get_empty_token_list())
+                for name, indexer in indexers.items()
+            )
+            teacher_vocab = self.vocab
+            same_vocab = all(
+                student_vocab.get_token_to_index_vocabulary(namespace)
+                == teacher_vocab.get_token_to_index_vocabulary(namespace)
+                for namespace in teacher_vocab.get_namespaces()
+                if namespace in student_vocab.get_namespaces()
+                and not _is_label_namespace(namespace)
+            )
+            self._reuse = same_keys and same_vocab
+            logger.info(
+                "Teacher inputs: %s",
+                "reusing the student's tensors" if self._reuse else "re-indexed from the words",
+            )
+        return self._reuse
+
+    def inputs(
+        self,
+        student_inputs: Dict[str, object],
+        words: Optional[Sequence[Sequence[str]]],
+        student_vocab: Vocabulary,
+        device: torch.device,
+        label_inputs: Optional[Dict[str, Tuple[str, Sequence[Sequence[str]]]]] = None,
+        text_field: str = "tokens",
+    ) -> Dict[str, object]:
+        """
+        The teacher's forward arguments for this batch.
+
+        student_inputs : the student's arguments, `{text_field: TextFieldTensors, ...}`;
+            returned as they are when the teacher reads them the same way.
+        words : the batch's words (`metadata[i]["words"]`), needed when re-indexing.
+        label_inputs : `{argument: (namespace, labels per sentence)}` of label sequences that
+            are inputs to the teacher (the parser's `pos_tags`), indexed with the teacher's
+            vocabulary when re-indexing (a label it never saw becomes its OOV token).
+        text_field : the name of the words' `TextField` (and forward argument): `"tokens"`
+            for the taggers' readers, `"words"` for `universal_dependencies`.
+        """
+        tokens = student_inputs[text_field]
+        if self._can_reuse(tokens, student_vocab):  # type: ignore[arg-type]
+            return student_inputs
+        if words is None:
+            raise ConfigurationError(
+                f"the teacher's inputs must be rebuilt from the words, but the "
+                f"{self.student_name}'s batch has no metadata with 'words'"
+            )
+        instances: List[Instance] = []
+        for i, sentence in enumerate(words):
+            text = TextField([Token(w) for w in sentence], self._token_indexers)
+            fields = {text_field: text}
+            for argument, (namespace, labels) in (label_inputs or {}).items():
+                fields[argument] = SequenceLabelField(
+                    list(labels[i]), text, label_namespace=namespace
+                )
+            instances.append(Instance(fields))
+        batch = Batch(instances)
+        batch.index_instances(self.vocab)
+        return util.move_to_device(batch.as_tensor_dict(), device)
+
+
+def _is_label_namespace(namespace: str) -> bool:
+    return namespace.endswith("labels") or namespace.endswith("tags")

@@ -1,0 +1,114 @@
+"""`distilled_crf_tagger`: allennlp-models' `CrfTagger` taught by a frozen archived teacher."""
+import logging
+from typing import Any, Dict, List, Optional
+
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.models import Model
+from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
+from allennlp_models.tagging import CrfTagger
+
+from allennlp_subkd.distillation.extract import tagger_scores
+from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
+from allennlp_subkd.distillation.tagging import TAGGER_TEACHERS, DistilledTaggerMixin
+from allennlp_subkd.models.nonempty import forward_nonempty
+
+logger = logging.getLogger(__name__)
+
+
+@Model.register("distilled_crf_tagger")
+class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
+    """
+    A `CrfTagger` student that learns from a frozen teacher tagger as well as from the gold
+    labels: `loss = (1 - alpha) * crf_nll + alpha * KD`, both summed over the batch (the CRF
+    negative log-likelihood of AllenNLP is a batch sum, so every KD term is too). Without
+    `distillation` it trains exactly like `CrfTagger` (the no-KD baseline). KD is added in
+    training only; validation, `allennlp evaluate` and `allennlp predict` never load the
+    teacher, so a student archive works with the teacher's archive gone.
+
+    Empty sentences in a batch get an empty prediction and no loss instead of an error.
+
+    Registered as a `Model` with name "distilled_crf_tagger".
+
+    # Parameters
+
+    vocab, text_field_embedder, encoder, **kwargs
+        Exactly as `CrfTagger` (allennlp-models), which receives every other argument
+        (`label_namespace`, `feedforward`, `label_encoding`, `include_start_end_transitions`,
+        `constrain_crf_decoding`, `calculate_span_f1`, `dropout`, `verbose_metrics`,
+        `initializer`, `top_k`, `ignore_loss_on_o_tags`, ...). `label_weights` (a weighted
+        CRF) cannot be combined with `distillation`: the objectives assume the plain CRF.
+    teacher_archive : `str`, optional (default = `None`)
+        Path of the teacher's `model.tar.gz`: a `crf_tagger`, `simple_tagger`,
+        `distilled_crf_tagger` or `distilled_simple_tagger`, with the same label set
+        (matched by string; any order). Loaded lazily at the first training batch.
+    distillation : `TaggerDistillation`, optional (default = `None`)
+        The KD objective, by `type`: `sub_structure`, `structural`, `posterior`, `token` or
+        `top_k`, with `alpha`, `temperature` and `anneal`. Needs `teacher_archive`.
+    reindex_teacher_inputs : `bool`, optional (default = `None`)
+        `None` decides automatically whether the student's input tensors mean the same to
+        the teacher; `True` always rebuilds the teacher's inputs from the words (needs
+        `metadata`), `False` always reuses the student's.
+    """
+
+    default_predictor = "pretokenized_tagger"
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        text_field_embedder: TextFieldEmbedder,
+        encoder: Seq2SeqEncoder,
+        teacher_archive: Optional[str] = None,
+        distillation: Optional[TaggerDistillation] = None,
+        reindex_teacher_inputs: Optional[bool] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, text_field_embedder, encoder, **kwargs)
+        if distillation is not None and kwargs.get("label_weights"):
+            raise ConfigurationError(
+                "distilled_crf_tagger: label_weights (a weighted CRF) cannot be combined with "
+                "distillation, whose objectives assume the plain CRF likelihood"
+            )
+        self._setup_distillation(
+            teacher_archive,
+            distillation,
+            TAGGER_TEACHERS,
+            "distilled_crf_tagger",
+            reindex_teacher_inputs,
+        )
+
+    def forward(  # type: ignore
+        self,
+        tokens: TextFieldTensors,
+        tags: torch.LongTensor = None,
+        metadata: List[Dict[str, Any]] = None,
+        ignore_loss_on_o_tags: Optional[bool] = None,
+        **kwargs,
+    ) -> Dict[str, torch.Tensor]:
+        """As `CrfTagger.forward`; in training with a teacher the loss also holds the KD term
+        and the output a detached `kd_loss`."""
+        return forward_nonempty(
+            self._forward,
+            tokens,
+            self.crf.transitions,
+            metadata=metadata,
+            empty_keys=("tags",),
+            tags=tags,
+            ignore_loss_on_o_tags=ignore_loss_on_o_tags,
+            **kwargs,
+        )
+
+    def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
+        output = super().forward(tokens, tags=tags, metadata=metadata, **kwargs)
+        if self._distilling:
+            mask = output["mask"]
+            student = tagger_scores(self, output["logits"])
+            kd = self._tagger_distillation(student, tokens, metadata, mask)
+            self._mix_distillation(output, kd.sum())
+        return output
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = super().get_metrics(reset)
+        metrics.update(self._distillation_metrics(reset))
+        return metrics

@@ -1,0 +1,31 @@
+"""`pretokenized_tagger`: an offline predictor for tagger archives."""
+from allennlp.common import JsonDict
+from allennlp.data import Instance, Token
+from allennlp.predictors.predictor import Predictor
+
+from allennlp_subkd.predictors.pretokenized import json_words
+
+
+@Predictor.register("pretokenized_tagger")
+class PretokenizedTaggerPredictor(Predictor):
+    """
+    Predicts tags for pre-tokenised sentences with any tagger archive whose dataset reader
+    has `text_to_instance(tokens: List[Token])` (e.g. `conll2003`). Needs no tokenizer
+    model, unlike AllenNLP's `sentence_tagger` (which loads spaCy's `en_core_web_sm`).
+
+    Input JSON lines: `{"tokens": ["EU", "rejects", "German", "call"]}` or
+    `{"sentence": "EU rejects German call"}` (split on whitespace). Output: the model's
+    output with `words` and `tags` (label strings); an empty sentence gives empty lists.
+    `allennlp predict ARCHIVE data.conll --use-dataset-reader` reads files with the
+    archive's own reader instead.
+
+    Registered as a `Predictor` with name "pretokenized_tagger".
+    """
+
+    def predict(self, tokens) -> JsonDict:
+        """Tags for one list of words."""
+        return self.predict_json({"tokens": list(tokens)})
+
+    def _json_to_instance(self, json_dict: JsonDict) -> Instance:
+        words = json_words(json_dict)
+        return self._dataset_reader.text_to_instance([Token(w) for w in words])

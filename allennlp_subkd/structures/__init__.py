@@ -1,0 +1,1 @@
+"""Exact inference routines for structured predictors (pure PyTorch)."""

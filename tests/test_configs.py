@@ -1,0 +1,48 @@
+"""Every shipped training config parses, points at files in the repo, and trains (for one
+epoch on the tiny fixture, through the same `-o` overrides a user would pass)."""
+import json
+from pathlib import Path
+
+import pytest
+from allennlp.commands.train import train_model_from_file
+from allennlp.common import Params
+
+import allennlp_subkd  # noqa: F401
+
+CONFIGS = sorted(Path("training_configs").glob("*.jsonnet")) if Path("training_configs").exists() else []
+CONFIGS = CONFIGS or sorted((Path(__file__).parent.parent / "training_configs").glob("*.jsonnet"))
+TINY = {"ner": "fixtures/ner/tiny.conll", "dep": "fixtures/dep/tiny.conllu"}
+
+
+def names():
+    return [c.stem for c in CONFIGS]
+
+
+@pytest.mark.parametrize("name", names())
+def test_config_defaults_point_at_files_in_the_repository(name):
+    params = Params.from_file(f"training_configs/{name}.jsonnet").as_dict()
+    for key in ("train_data_path", "validation_data_path", "test_data_path"):
+        assert Path(params[key]).is_file(), (key, params[key])
+    teacher = params["model"].get("teacher_archive")
+    if "kd" in name:
+        assert teacher and Path(teacher).is_file()
+        assert "distillation" in params["model"]
+        assert {"type": "distillation_epoch"} in params["trainer"]["callbacks"]
+
+
+@pytest.mark.parametrize("name", names())
+def test_config_trains_with_overridden_data(name, tmp_path):
+    data = TINY[name.split("_")[0]]
+    overrides = {
+        "train_data_path": data,
+        "validation_data_path": data,
+        "test_data_path": data,
+        "trainer.num_epochs": 1,
+    }
+    model = train_model_from_file(f"training_configs/{name}.jsonnet", tmp_path, overrides=json.dumps(overrides))
+    assert (tmp_path / "model.tar.gz").is_file()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "test_loss" in metrics or any(k.startswith("test_") for k in metrics)
+    if "kd" in name:
+        assert model.teacher is not None and model.teacher.loaded
+        assert metrics["training_kd_loss"] > 0

@@ -1,0 +1,164 @@
+// Shared pieces of every allennlp-subkd config. Paths are relative to the repository root
+// (run `allennlp train` from there); every top-level path and model.teacher_archive can be
+// overridden with `-o '{"train_data_path": "...", "model.teacher_archive": "..."}'`.
+{
+  // ---------------------------------------------------------------- data
+  // A CC BY-SA 4.0 sample of UNER / UD English-EWT shipped in the repo (see its README);
+  // the full corpora are in ../shared/data.
+  ner_data:: {
+    train: 'fixtures/data/uner_ewt/train.conll',
+    dev: 'fixtures/data/uner_ewt/dev.conll',
+    test: 'fixtures/data/uner_ewt/test.conll',
+  },
+  dep_data:: {
+    train: 'fixtures/data/ud_ewt/train.conllu',
+    dev: 'fixtures/data/ud_ewt/dev.conllu',
+    test: 'fixtures/data/ud_ewt/test.conllu',
+  },
+  // Teachers the KD configs use unless -o model.teacher_archive says otherwise: small
+  // teachers trained on the sample by scripts/make_fixture_teachers.py (make demo trains a
+  // proper one and passes it with -o).
+  ner_teacher_archive:: 'fixtures/teachers/ner_crf_teacher.tar.gz',
+  dep_teacher_archive:: 'fixtures/teachers/dep_teacher.tar.gz',
+
+  // ---------------------------------------------------------------- inputs
+  words:: { tokens: { type: 'single_id' } },
+  words_and_chars:: self.words { token_characters: { type: 'characters', min_padding_length: 3 } },
+
+  // A text field embedder for `words` (char_dim = 0) or `words_and_chars`.
+  embedder(word_dim, char_dim=0, char_filters=0):: {
+    token_embedders: {
+      tokens: { type: 'embedding', embedding_dim: word_dim, trainable: true },
+    } + (if char_dim > 0 then {
+           token_characters: {
+             type: 'character_encoding',
+             embedding: { embedding_dim: char_dim },
+             encoder: { type: 'cnn', embedding_dim: char_dim, num_filters: char_filters, ngram_filter_sizes: [3] },
+           },
+         } else {}),
+  },
+  lstm(input_dim, hidden, layers=1, dropout=0.0):: {
+    type: 'lstm', input_size: input_dim, hidden_size: hidden, num_layers: layers,
+    bidirectional: true, dropout: dropout,
+  },
+
+  // ---------------------------------------------------------------- NER models
+  // BIO = IOB2, the encoding of UNER; span F1 and constrained decoding use it.
+  crf_tagger(word_dim, hidden, layers=1, char_dim=0, char_filters=0, dropout=0.25):: {
+    type: 'crf_tagger',
+    label_encoding: 'BIO',
+    constrain_crf_decoding: true,
+    calculate_span_f1: true,
+    dropout: dropout,
+    include_start_end_transitions: true,
+    text_field_embedder: $.embedder(word_dim, char_dim, char_filters),
+    encoder: $.lstm(word_dim + char_filters, hidden, layers, if layers > 1 then dropout else 0.0),
+  },
+  simple_tagger(word_dim, hidden, layers=1, char_dim=0, char_filters=0):: {
+    type: 'simple_tagger',
+    label_encoding: 'BIO',
+    calculate_span_f1: true,
+    text_field_embedder: $.embedder(word_dim, char_dim, char_filters),
+    encoder: $.lstm(word_dim + char_filters, hidden, layers),
+  },
+  // The one student architecture every NER config shares (plain and distilled).
+  ner_student_dims:: { word_dim: 50, hidden: 32 },
+  ner_student(type='distilled_crf_tagger', distillation=null):: (
+    if type == 'distilled_simple_tagger' then
+      $.simple_tagger($.ner_student_dims.word_dim, $.ner_student_dims.hidden)
+    else
+      $.crf_tagger($.ner_student_dims.word_dim, $.ner_student_dims.hidden)
+  ) + { type: type } + (
+    if distillation == null then {} else {
+      teacher_archive: $.ner_teacher_archive,
+      distillation: distillation,
+    }
+  ),
+
+  // ---------------------------------------------------------------- experiments
+  trainer(epochs, lr=0.005, patience=null, metric='+f1-measure-overall'):: {
+    optimizer: { type: 'adam', lr: lr },
+    num_epochs: epochs,
+    validation_metric: metric,
+    grad_norm: 5.0,
+    patience: patience,
+    // tells distilled models the epoch (teacher annealing); harmless otherwise
+    callbacks: [{ type: 'distillation_epoch' }, { type: 'epoch_timer' }],
+  },
+  ner_experiment(model, indexers, epochs=10, batch_size=32, lr=0.005, seed=13):: {
+    dataset_reader: { type: 'conll2003', tag_label: 'ner', token_indexers: indexers },
+    train_data_path: $.ner_data.train,
+    validation_data_path: $.ner_data.dev,
+    test_data_path: $.ner_data.test,
+    evaluate_on_test: true,
+    model: model,
+    data_loader: { batch_sampler: { type: 'bucket', batch_size: batch_size } },
+    trainer: $.trainer(epochs, lr),
+    random_seed: seed,
+    numpy_seed: seed,
+    pytorch_seed: seed,
+  },
+  // A distilled NER student: the shared student architecture, its word-only inputs, and
+  // the given KD objective.
+  ner_kd(distillation, type='distilled_crf_tagger', epochs=10):: $.ner_experiment(
+    $.ner_student(type, distillation), $.words, epochs
+  ),
+
+  // ================================================================ parsing
+  // Everything below is for the dependency parsers (UD CoNLL-U read by allennlp-models'
+  // `universal_dependencies` reader: fields words, pos_tags, head_tags, head_indices).
+
+  // ---------------------------------------------------------------- parsing models
+  // A biaffine parser (Dozat & Manning 2017): words (+ char CNN) (+ POS) -> BiLSTM -> arc and
+  // relation MLPs -> biaffine scorers. Validation decodes with Chu-Liu-Edmonds (MST).
+  biaffine_parser(word_dim, hidden, layers=1, char_dim=0, char_filters=0, pos_dim=0,
+                  arc_dim=100, tag_dim=50, dropout=0.3, input_dropout=0.3):: {
+    type: 'biaffine_parser',
+    text_field_embedder: $.embedder(word_dim, char_dim, char_filters),
+    encoder: $.lstm(word_dim + char_filters + pos_dim, hidden, layers, if layers > 1 then dropout else 0.0),
+    arc_representation_dim: arc_dim,
+    tag_representation_dim: tag_dim,
+    dropout: dropout,
+    input_dropout: input_dropout,
+    use_mst_decoding_for_validation: true,
+  } + (if pos_dim > 0 then {
+         pos_tag_embedding: { embedding_dim: pos_dim, vocab_namespace: 'pos' },
+       } else {}),
+  // The one student architecture every parsing config shares (plain and distilled): words
+  // and POS tags, no characters, a 1-layer BiLSTM.
+  dep_student_dims:: { word_dim: 50, pos_dim: 16, hidden: 64, arc_dim: 100, tag_dim: 50 },
+  dep_student(distillation=null, gold_loss='local'):: $.biaffine_parser(
+    $.dep_student_dims.word_dim,
+    $.dep_student_dims.hidden,
+    pos_dim=$.dep_student_dims.pos_dim,
+    arc_dim=$.dep_student_dims.arc_dim,
+    tag_dim=$.dep_student_dims.tag_dim,
+  ) + { type: 'distilled_biaffine_parser', gold_loss: gold_loss } + (
+    if distillation == null then {} else {
+      teacher_archive: $.dep_teacher_archive,
+      distillation: distillation,
+    }
+  ),
+
+  // ---------------------------------------------------------------- parsing experiments
+  // Labelled attachment score (punctuation excluded, as AllenNLP's AttachmentScores does)
+  // picks the best epoch. Adam with lr 2e-3 as Dozat & Manning.
+  dep_experiment(model, indexers, epochs=20, batch_size=32, lr=0.002, seed=13, patience=null):: {
+    dataset_reader: { type: 'universal_dependencies', token_indexers: indexers },
+    train_data_path: $.dep_data.train,
+    validation_data_path: $.dep_data.dev,
+    test_data_path: $.dep_data.test,
+    evaluate_on_test: true,
+    model: model,
+    data_loader: { batch_sampler: { type: 'bucket', batch_size: batch_size } },
+    trainer: $.trainer(epochs, lr, patience, metric='+LAS'),
+    random_seed: seed,
+    numpy_seed: seed,
+    pytorch_seed: seed,
+  },
+  // A distilled parsing student: the shared student architecture, its word-only inputs (and
+  // POS tags), and the given KD objective.
+  dep_kd(distillation, gold_loss='local', epochs=20):: $.dep_experiment(
+    $.dep_student(distillation, gold_loss), $.words, epochs
+  ),
+}
