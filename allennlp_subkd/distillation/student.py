@@ -33,6 +33,8 @@ class DistilledModelMixin:
         accepted_teachers: Tuple[Type[Model], ...],
         student_name: str,
         reindex_teacher_inputs: Optional[bool],
+        teacher_cache_mb: float = 512.0,
+        teacher_cache_dtype: str = "float32",
     ) -> None:
         if distillation is not None and teacher_archive is None:
             raise ConfigurationError(
@@ -45,7 +47,14 @@ class DistilledModelMixin:
             )
         self._distillation = distillation
         self._teacher = (
-            FrozenTeacher(teacher_archive, accepted_teachers, student_name, reindex_teacher_inputs)
+            FrozenTeacher(
+                teacher_archive,
+                accepted_teachers,
+                student_name,
+                reindex_teacher_inputs,
+                teacher_cache_mb,
+                teacher_cache_dtype,
+            )
             if teacher_archive is not None
             else None
         )

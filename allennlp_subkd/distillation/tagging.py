@@ -1,10 +1,11 @@
 """Tagger-side KD glue shared by `distilled_crf_tagger` and `distilled_simple_tagger`."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from allennlp.models import SimpleTagger
 from allennlp_models.tagging import CrfTagger
 
+from allennlp_subkd.distillation.batch import select_rows
 from allennlp_subkd.distillation.extract import permute_labels, tagger_emissions, tagger_scores
 from allennlp_subkd.distillation.scores import TaggerScores
 from allennlp_subkd.distillation.student import DistilledModelMixin
@@ -29,11 +30,29 @@ class DistilledTaggerMixin(DistilledModelMixin):
         model = teacher.to(device)
         index = teacher.label_map(self.vocab, self.label_namespace, model.label_namespace)
         words = [m["words"] for m in metadata] if metadata is not None else None
-        inputs = teacher.inputs({"tokens": tokens}, words, self.vocab, device)
-        with torch.no_grad():
-            emissions, _ = tagger_emissions(model, inputs["tokens"])
-            scores = permute_labels(tagger_scores(model, emissions), index)
-        return _fit_length(scores, mask.size(1))
+        lengths = mask.sum(-1).tolist()
+        batch_size = mask.size(0)
+
+        def compute(rows: List[int]) -> List[Tuple[torch.Tensor]]:
+            inputs = teacher.inputs(
+                {"tokens": select_rows(tokens, rows, batch_size)},
+                None if words is None else [words[i] for i in rows],
+                self.vocab,
+                device,
+            )
+            with torch.no_grad():
+                emissions, _ = tagger_emissions(model, inputs["tokens"])
+            emissions = emissions.index_select(-1, index.to(device))
+            return [(emissions[j, : lengths[i]],) for j, i in enumerate(rows)]
+
+        keys = None if words is None else [tuple(w) for w in words]
+        per_sentence = teacher.per_sentence(keys, compute, batch_size, device)
+        emissions = mask.new_zeros(batch_size, mask.size(1), len(index), dtype=torch.float32)
+        for i, (sentence,) in enumerate(per_sentence):
+            emissions[i, : sentence.size(0)] = sentence
+        with torch.no_grad():  # the teacher's transitions, in the student's label order
+            aligned = permute_labels(tagger_scores(model, emissions[:, :0]), index)
+        return TaggerScores(emissions, aligned.transitions, aligned.start, aligned.end)
 
     def _tagger_distillation(
         self,
@@ -48,13 +67,3 @@ class DistilledTaggerMixin(DistilledModelMixin):
             self._distillation.check(student, teacher)
             self._kd_checked = True
         return self._distillation(student, teacher, mask)
-
-
-def _fit_length(scores: TaggerScores, length: int) -> TaggerScores:
-    emissions = scores.emissions
-    if emissions.size(1) > length:
-        emissions = emissions[:, :length]
-    elif emissions.size(1) < length:
-        pad = emissions.new_zeros(emissions.size(0), length - emissions.size(1), emissions.size(2))
-        emissions = torch.cat([emissions, pad], dim=1)
-    return TaggerScores(emissions, scores.transitions, scores.start, scores.end)

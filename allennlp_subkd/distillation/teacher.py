@@ -12,7 +12,7 @@ tensors would mean something else to the teacher (a BERT teacher can teach a Glo
 """
 import logging
 import os
-from typing import Dict, List, Optional, Sequence, Tuple, Type
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple, Type
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -22,6 +22,8 @@ from allennlp.data.token_indexers import TokenIndexer
 from allennlp.models import Model
 from allennlp.models.archival import load_archive
 from allennlp.nn import util
+
+from allennlp_subkd.distillation.cache import TeacherCache, archive_digest
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class FrozenTeacher:
         accepted_types: Tuple[Type[Model], ...],
         student_name: str,
         reindex_inputs: Optional[bool] = None,
+        cache_mb: float = 512.0,
+        cache_dtype: str = "float32",
     ) -> None:
         self.archive_path = archive_path
         self.accepted_types = accepted_types
@@ -61,6 +65,9 @@ class FrozenTeacher:
         self._token_indexers: Optional[Dict[str, TokenIndexer]] = None
         self._reuse: Optional[bool] = None
         self._label_maps: Dict[Tuple[str, str], torch.Tensor] = {}
+        self.cache = TeacherCache(cache_mb, cache_dtype)
+        self.digest: Optional[str] = None
+        self._warned_uncached = False
 
     # ------------------------------------------------------------------ loading
 
@@ -110,6 +117,7 @@ class FrozenTeacher:
             parameter.requires_grad_(False)
         self._model = model
         self._token_indexers = indexers
+        self.digest = archive_digest(path) if self.cache.enabled else None
         logger.info("Loaded frozen teacher %s from %s", type(model).__name__, path)
 
     def to(self, device: torch.device) -> Model:
@@ -120,6 +128,44 @@ class FrozenTeacher:
             model.to(device)
         model.eval()
         return model
+
+    # ------------------------------------------------------------------ caching
+
+    def per_sentence(
+        self,
+        sentence_keys: Optional[Sequence[Hashable]],
+        compute: Callable[[List[int]], List[Tuple[torch.Tensor, ...]]],
+        batch_size: int,
+        device: torch.device,
+    ) -> List[Tuple[torch.Tensor, ...]]:
+        """
+        The teacher's outputs of each sentence of a batch, from the cache where present.
+
+        sentence_keys : one hashable per sentence holding everything the teacher reads
+            (e.g. `tuple(words)`), or `None` when the batch has no words (no caching).
+        compute : given the positions of the sentences not in the cache, returns their
+            outputs (a tuple of tensors per sentence) by running the teacher on them only.
+        Returns a tuple of tensors per sentence, on `device`, floating point as float32.
+        """
+        if not self.cache.enabled or sentence_keys is None:
+            if self.cache.enabled and not self._warned_uncached:
+                logger.warning("teacher outputs are not cached: the batch has no metadata words")
+                self._warned_uncached = True
+            return list(compute(list(range(batch_size))))
+        keys = [(self.digest, key) for key in sentence_keys]
+        found: List[Optional[Tuple[torch.Tensor, ...]]] = [self.cache.get(key) for key in keys]
+        missing = [i for i, entry in enumerate(found) if entry is None]
+        if missing:
+            for i, outputs in zip(missing, compute(missing)):
+                self.cache.put(keys[i], outputs)
+                # serve what the cache holds, so a sentence's targets never depend on
+                # whether it was a hit (float16 storage rounds)
+                found[i] = self.cache._entries.get(keys[i], outputs)
+        return [
+            tuple(t.to(device=device, dtype=torch.float32) if t.is_floating_point() else t.to(device)
+                  for t in entry)  # type: ignore[union-attr]
+            for entry in found
+        ]
 
     # ------------------------------------------------------------------ labels
 

@@ -50,6 +50,12 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         `None` decides automatically whether the student's input tensors mean the same to
         the teacher; `True` always rebuilds the teacher's inputs from the words (needs
         `metadata`), `False` always reuses the student's.
+    teacher_cache_mb : `float`, optional (default = `512`)
+        The teacher's outputs are computed once per distinct sentence and reused in later
+        epochs (`TeacherCache`: least-recently-used eviction beyond this many MiB, keyed on
+        the words and the teacher archive's digest). `0` turns the cache off.
+    teacher_cache_dtype : `str`, optional (default = `"float32"`)
+        `"float32"` stores the teacher's scores exactly, `"float16"` in half the memory.
     """
 
     default_predictor = "pretokenized_tagger"
@@ -62,6 +68,8 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         teacher_archive: Optional[str] = None,
         distillation: Optional[TaggerDistillation] = None,
         reindex_teacher_inputs: Optional[bool] = None,
+        teacher_cache_mb: float = 512.0,
+        teacher_cache_dtype: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
@@ -76,6 +84,8 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
             TAGGER_TEACHERS,
             "distilled_crf_tagger",
             reindex_teacher_inputs,
+            teacher_cache_mb,
+            teacher_cache_dtype,
         )
 
     def forward(  # type: ignore

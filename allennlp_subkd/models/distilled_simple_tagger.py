@@ -31,7 +31,7 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
     vocab, text_field_embedder, encoder, **kwargs
         Exactly as `SimpleTagger` (`calculate_span_f1`, `label_encoding`, `label_namespace`,
         `verbose_metrics`, `initializer`, ...).
-    teacher_archive, distillation, reindex_teacher_inputs
+    teacher_archive, distillation, reindex_teacher_inputs, teacher_cache_mb, teacher_cache_dtype
         As for `distilled_crf_tagger`.
     """
 
@@ -45,6 +45,8 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
         teacher_archive: Optional[str] = None,
         distillation: Optional[TaggerDistillation] = None,
         reindex_teacher_inputs: Optional[bool] = None,
+        teacher_cache_mb: float = 512.0,
+        teacher_cache_dtype: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
@@ -54,6 +56,8 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
             TAGGER_TEACHERS,
             "distilled_simple_tagger",
             reindex_teacher_inputs,
+            teacher_cache_mb,
+            teacher_cache_dtype,
         )
 
     def forward(  # type: ignore

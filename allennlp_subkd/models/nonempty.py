@@ -11,15 +11,7 @@ import torch
 
 from allennlp.nn import util
 
-
-def _select(value: Any, index: torch.Tensor, keep: List[int], batch_size: int) -> Any:
-    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.size(0) == batch_size:
-        return value.index_select(0, index.to(value.device))
-    if isinstance(value, dict):
-        return {k: _select(v, index, keep, batch_size) for k, v in value.items()}
-    if isinstance(value, list) and len(value) == batch_size:
-        return [value[i] for i in keep]
-    return value
+from allennlp_subkd.distillation.batch import select_rows
 
 
 def _expand(value: Any, keep: List[int], batch_size: int, empty: Callable[[int], Any]) -> Any:
@@ -72,9 +64,8 @@ def forward_nonempty(
         if any(v is not None for k, v in inputs.items() if isinstance(v, torch.Tensor)):
             output["loss"] = (parameters * 0.0).sum()
         return output
-    index = torch.tensor(keep, device=mask.device)
-    sub_inputs = {k: _select(v, index, keep, batch_size) for k, v in inputs.items()}
-    sub_metadata = _select(metadata, index, keep, batch_size) if metadata is not None else None
-    sub_tokens = _select(tokens, index, keep, batch_size)
+    sub_inputs = {k: select_rows(v, keep, batch_size) for k, v in inputs.items()}
+    sub_metadata = select_rows(metadata, keep, batch_size) if metadata is not None else None
+    sub_tokens = select_rows(tokens, keep, batch_size)
     output = forward(tokens=sub_tokens, metadata=sub_metadata, **sub_inputs)
     return {k: _expand(v, keep, batch_size, empty) for k, v in output.items()}

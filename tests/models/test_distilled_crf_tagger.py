@@ -89,14 +89,15 @@ class TestDistilledCrfTagger(ModelTestCase):
         batch = Batch(self.instances)
         batch.index_instances(self.vocab)
         tensors = batch.as_tensor_dict()
-        aligned = model._teacher_tagger_scores(tensors["tokens"], tensors["metadata"], tensors["tokens"]["tokens"]["tokens"] > 0)
+        mask = tensors["tokens"]["tokens"]["tokens"] > 0
+        aligned = model._teacher_tagger_scores(tensors["tokens"], tensors["metadata"], mask)
         words = [m["words"] for m in tensors["metadata"]]
         teacher_inputs = model.teacher.inputs({"tokens": tensors["tokens"]}, words, self.vocab, torch.device("cpu"))
         with torch.no_grad():
             raw, _ = tagger_emissions(teacher, teacher_inputs["tokens"])
         teacher_index = {label: i for i, label in teacher_labels.items()}
         for i, label in student_labels.items():
-            assert torch.equal(aligned.emissions[..., i], raw[..., teacher_index[label]])
+            assert torch.equal(aligned.emissions[..., i], raw[..., teacher_index[label]] * mask)
             for j, other in student_labels.items():
                 assert aligned.transitions[i, j] == teacher.crf.transitions[teacher_index[label], teacher_index[other]]
 

@@ -1,0 +1,111 @@
+"""
+A bounded, least-recently-used cache of a frozen teacher's per-sentence outputs.
+
+A frozen teacher in `eval()` mode is a deterministic function of the sentence, so its
+outputs can be computed once per distinct sentence and reused in every later epoch: after
+the first epoch, KD costs no teacher forward pass at all. Entries are keyed on the teacher
+archive's content digest and on everything the teacher reads (the words, and e.g. the POS
+tags), so two teachers never share an entry and a changed archive never serves stale
+outputs. Keys depend only on the sentence, never on batch composition or order, so the cache
+is correct under shuffling, bucketing and multi-process data loading (the loaders' worker
+processes only read data; the cache lives with the model).
+
+Entries are stored on the CPU (bounded host memory instead of accelerator memory) in
+`float32` (exact) or `float16` (half the memory; scores are rounded to 11 significant
+bits, which the tests bound).
+"""
+import hashlib
+import logging
+from collections import OrderedDict
+from typing import Hashable, Optional, Sequence, Tuple
+
+import torch
+from allennlp.common.checks import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def archive_digest(path: str) -> str:
+    """SHA-256 of the archive file's bytes (or of the path itself when it is no local file)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as archive:
+            for block in iter(lambda: archive.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        digest.update(str(path).encode())
+    return digest.hexdigest()
+
+
+class TeacherCache:
+    """
+    # Parameters
+
+    max_mb : `float`
+        Upper bound of the stored tensors' bytes, in MiB; least recently used entries are
+        evicted beyond it. `0` disables the cache.
+    dtype : `str`, optional (default = `"float32"`)
+        `"float32"` or `"float16"` storage of floating-point tensors.
+    """
+
+    def __init__(self, max_mb: float, dtype: str = "float32") -> None:
+        if not isinstance(max_mb, (int, float)) or max_mb < 0:
+            raise ConfigurationError(f"teacher_cache_mb must be a number >= 0, got {max_mb!r}")
+        if dtype not in _DTYPES:
+            raise ConfigurationError(
+                f'teacher_cache_dtype must be "float32" or "float16", got {dtype!r}'
+            )
+        self.max_bytes = int(max_mb * (1 << 20))
+        self.dtype = _DTYPES[dtype]
+        self._entries: "OrderedDict[Hashable, Tuple[torch.Tensor, ...]]" = OrderedDict()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> Optional[Tuple[torch.Tensor, ...]]:
+        """The stored tensors (as stored: CPU, cache dtype), or `None`."""
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def put(self, key: Hashable, tensors: Sequence[torch.Tensor]) -> None:
+        """Store detached CPU copies; an entry larger than the whole bound is not stored."""
+        if not self.enabled:
+            return
+        stored = tuple(self._store(t) for t in tensors)
+        size = sum(t.numel() * t.element_size() for t in stored)
+        if size > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= sum(t.numel() * t.element_size() for t in old)
+        self._entries[key] = stored
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.bytes -= sum(t.numel() * t.element_size() for t in evicted)
+            self.evictions += 1
+
+    def _store(self, tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.detach().to("cpu")
+        if tensor.is_floating_point():
+            tensor = tensor.to(self.dtype)
+        return tensor.clone()
+
+    def stats(self) -> str:
+        return (f"{len(self)} sentences, {self.bytes / (1 << 20):.1f} MiB, "
+                f"{self.hits} hits, {self.misses} misses, {self.evictions} evictions")
