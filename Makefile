@@ -8,14 +8,13 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test demo bench-kernels fixtures clean
+.PHONY: install test demo bench-kernels bench-ner bench-dep bench-install fixtures clean
 
 install: $(STAMP)
 
 $(STAMP): setup.py constraints.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (pyenv install $(PYTHON_VERSION)) or set PYTHON310=/path/to/python3.10"; exit 1; }
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip<25" wheel
 	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
 	@touch $(STAMP)
 
@@ -32,3 +31,19 @@ fixtures: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo_out build *.egg-info
+
+# Benchmarks (not tests): the `bench` extra (pytorch-struct, matplotlib) is installed first.
+# BENCH_ARGS passes options, e.g. make bench-ner BENCH_ARGS="--quick" or "--data-dir /data".
+bench-install: $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
+
+# Real-data accuracy and training cost: benchmarks/results/{ner,dep}.{json,md,png}.
+bench-ner: bench-install
+	$(PY) benchmarks/run.py ner $(BENCH_ARGS)
+
+bench-dep: bench-install
+	$(PY) benchmarks/run.py dep $(BENCH_ARGS)
+
+# Kernel benchmark against pytorch-struct; writes benchmarks/results/kernels.{json,md}.
+bench-kernels: bench-install
+	$(PY) benchmarks/kernels.py --json benchmarks/results/kernels.json --markdown benchmarks/results/kernels.md

@@ -103,27 +103,28 @@ def _matrix_tree_direct(
     batch_size, length, _ = s.shape
     n = length - 1
     word_mask = words[:, 1:]  # [B, n]
-    valid_w = arc_valid[:, 1:, 1:]  # [B, n(dep), n(head)]
-    s_w = s[:, 1:, 1:]
-    s_r = s[:, 1:, 0]
+    valid = arc_valid[:, 1:, :]  # [B, n(dep), L(head: ROOT, words)]
 
+    # log_e[b, d, h]: shifted log weight of the arc h -> d (h = 0 is ROOT).
+    log_e = s[:, 1:, :]
     if multiroot:
-        shift = _masked_max(s[:, 1:, :], arc_valid[:, 1:, :])  # [B, n]
-        log_w = s_w - shift.unsqueeze(-1)
-        log_r = s_r - shift
+        shift = _masked_max(log_e, valid)  # [B, n]
+        log_e = log_e - shift.unsqueeze(-1)
         total_shift = shift.sum(-1)
     else:
-        shift = _masked_max(s_w, valid_w)
-        log_w = s_w - shift.unsqueeze(-1)
-        log_r = s_r - shift
-        root_shift = _masked_max(log_r, word_mask)
-        log_r = log_r - root_shift.unsqueeze(-1)
+        shift = _masked_max(log_e[:, :, 1:], valid[:, :, 1:])
+        log_e = log_e - shift.unsqueeze(-1)
+        root_shift = _masked_max(log_e[:, :, 0], word_mask)
+        log_e[:, :, 0] -= root_shift.unsqueeze(-1)
         total_shift = shift.sum(-1) + root_shift
 
-    # w[b, d, h]: weight of the arc h -> d between words (0-based word indices).
-    w = torch.where(valid_w, log_w, log_w.new_full((), _NEG)).exp()
-    r = torch.where(word_mask, log_r, log_r.new_full((), _NEG)).exp()
-    pad = (~word_mask).double()
+    # Weights, 0 for the invalid arcs.  The invalid entries are set to 0 before
+    # exp() and to 0 again after: on CPU, exp() is several times slower on
+    # arguments whose result underflows (such as ``_NEG``) or that are not finite.
+    invalid = ~valid
+    e = log_e.masked_fill_(invalid, 0.0).exp_().masked_fill_(invalid, 0.0)
+    r = e[:, :, 0]  # [B, n]: ROOT -> d
+    w = e[:, :, 1:]  # [B, n(dep), n(head)]: arcs between words (0-based word indices)
 
     # ``lap_t`` is the transpose of the Laplacian of Koo et al. (2007) (their
     # rows are heads, ours are dependents); padding words get an identity
@@ -131,41 +132,49 @@ def _matrix_tree_direct(
     incoming = w.sum(-1)
     if multiroot:
         incoming = incoming + r
-    lap_t = torch.diag_embed(incoming + pad) - w
+    lap_t = w.neg()
+    lap_t.diagonal(dim1=-2, dim2=-1).add_(incoming).add_((~word_mask).to(s.dtype))
     if not multiroot and n > 0:
         # Single root: the first head row of the Laplacian (first column here)
         # is replaced by the root weights; its determinant then sums over the
         # trees in which exactly one word is attached to ROOT.
-        first = torch.where((lengths > 0).unsqueeze(-1), r, lap_t[:, :, 0])
-        lap_t = torch.cat([first.unsqueeze(-1), lap_t[:, :, 1:]], -1)
+        lap_t[:, :, 0] = torch.where((lengths > 0).unsqueeze(-1), r, lap_t[:, :, 0])
 
     sign, logabsdet = torch.linalg.slogdet(lap_t)
+    positive = sign > 0
     inv, info = torch.linalg.inv_ex(lap_t)
+
     # With L the Laplacian (heads x dependents), L^-1 = inv^T, and
-    #   d log det L / d L[i, j] = L^-1[j, i] = inv[i, j].
+    #   d log det L / d L[i, j] = L^-1[j, i] = inv[i, j],
+    # so the marginals are ``e * factor`` with, for the arc h -> d:
+    #   multi-root: factor[d, ROOT] = inv[d, d], factor[d, h] = inv[d, d] - inv[h, d];
+    #   single root (the first word's column holds the root weights):
+    #   factor[d, ROOT] = inv[0, d],
+    #   factor[d, h] = inv[d, d] [d != first] - inv[h, d] [h != first].
     diag = inv.diagonal(dim1=-2, dim2=-1)  # [B, n]
     inv_t = inv.transpose(-1, -2)  # inv_t[b, d, h] = inv[b, h, d]
+    factor = torch.empty_like(e)
+    factor_w = factor[:, :, 1:]
+    torch.sub(diag.unsqueeze(-1), inv_t, out=factor_w)
     if multiroot:
-        marg_w = w * (diag.unsqueeze(-1) - inv_t)
-        marg_r = r * diag
-    else:
-        not_first = torch.ones(n, dtype=s.dtype, device=s.device)
-        if n > 0:
-            not_first[0] = 0.0
-        marg_w = w * ((diag * not_first).unsqueeze(-1) - inv_t * not_first)
-        marg_r = r * inv[:, 0, :] if n > 0 else r
-    marginals = torch.cat([marg_r.unsqueeze(-1), marg_w], -1)  # [B, n, L]
-    marginals = torch.cat([marginals.new_zeros(batch_size, 1, length), marginals], 1)
-    marginals = marginals * arc_valid
+        factor[:, :, 0] = diag
+    elif n > 0:
+        factor[:, :, 0] = inv[:, 0, :]
+        factor_w[:, :, 0] = diag
+        factor_w[:, 0, :] = inv_t[:, 0, :].neg()
+        factor_w[:, 0, 0] = 0.0
+    # Row 0 (ROOT as a dependent) stays 0; ``e`` is 0 on every invalid arc.
+    marginals = s.new_zeros(batch_size, length, length)
+    torch.mul(e, factor, out=marginals[:, 1:, :])
 
     log_z = logabsdet + total_shift
 
     tol = 1e-6
-    row_sums = marginals.sum(-1)
-    ok = (info == 0) & (sign > 0) & torch.isfinite(log_z)
-    ok &= torch.isfinite(marginals).flatten(1).all(-1)
-    ok &= (marginals >= -tol).flatten(1).all(-1) & (marginals <= 1 + tol).flatten(1).all(-1)
-    ok &= ((row_sums - words.double()).abs() <= tol).all(-1)
+    flat = marginals.flatten(1)
+    ok = (info == 0) & positive & torch.isfinite(log_z)
+    # In [-tol, 1 + tol], hence finite (amin / amax propagate NaN, which fails both tests).
+    ok &= (flat.amin(-1) >= -tol) & (flat.amax(-1) <= 1 + tol)
+    ok &= ((marginals.sum(-1) - words.to(s.dtype)).abs() <= tol).all(-1)
     return log_z, marginals, ok
 
 
@@ -248,8 +257,8 @@ def _matrix_tree_forward(
         padded = marginals.new_zeros(bad.numel(), marginals.size(1), marginals.size(2))
         padded[:, :max_len, :max_len] = sub_marg
         marginals = marginals.index_copy(0, bad, padded)
-    # Round-off can leave values like -1e-16.
-    return log_z, marginals.clamp(min=0.0)
+    # Round-off can leave values like -1e-16 (``marginals`` is a fresh tensor).
+    return log_z, marginals.clamp_(min=0.0)
 
 
 class _MatrixTree(torch.autograd.Function):
