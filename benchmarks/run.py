@@ -1,0 +1,247 @@
+"""
+Real-data accuracy and training-cost benchmark of the KD objectives (`make bench-ner`,
+`make bench-dep`).
+
+One invocation trains, on a fixed subset of the real corpus (UNER English-EWT for NER, UD
+English-EWT for parsing; read from `../shared/data` or `--data-dir`):
+
+1. the teacher (the task's `*_teacher` config), alone, with all cores,
+2. for every seed: the plain student (no KD) and one student per KD objective — the same
+   student architecture, data and seed, the teacher cache on (the default),
+3. for the first seed: every KD objective again with the teacher cache off (for timing),
+
+each through the stock `allennlp train` command in its own process (students: one thread per
+process, `--workers` processes at a time, plain and KD students mixed so they run under the
+same conditions), and writes one record per run to
+`benchmarks/results/{task}.json`. `benchmarks/report.py` renders the Markdown table and the
+plot from that file (this script calls it at the end).
+
+Every epoch time is the training phase of the epoch (validation excluded) measured by the
+`epoch_timer` callback inside the run; ratios divide a KD run's mean epoch time by the plain
+student's of the same seed, both from this invocation.
+
+    python benchmarks/run.py ner [--quick] [--data-dir ../shared/data] [--seeds 3] [--workers 2]
+"""
+import argparse
+import concurrent.futures
+import json
+import logging
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+logger = logging.getLogger("bench")
+ROOT = Path(__file__).resolve().parent.parent
+
+TASKS = {
+    "ner": {
+        "files": ("uner_ewt", "en_ewt-uner-{}.conll", True),
+        "teacher": "ner_teacher",
+        "methods": [  # (method, config)
+            ("no KD", "ner_baseline"),
+            ("token", "ner_token_kd"),
+            ("posterior", "ner_posterior_kd"),
+            ("top_k", "ner_topk_kd"),
+            ("structural", "ner_struct_kd"),
+            ("sub_structure (emission)", "ner_sub_kd"),
+            ("sub_structure (bigram)", "ner_sub_kd_bigram"),
+        ],
+        "metrics": ["f1-measure-overall", "precision-overall", "recall-overall"],
+        "sizes": {"train": 4000, "dev": 1000, "test": None},
+        "epochs": {"teacher": 12, "student": 10, "timing": 3},
+    },
+    "dep": {
+        "files": ("ud_ewt", "en_ewt-ud-{}.conllu", False),
+        "teacher": "dep_teacher",
+        "methods": [
+            ("no KD", "dep_baseline"),
+            ("local", "dep_local_kd"),
+            ("structural", "dep_struct_kd"),
+            ("sub_structure", "dep_sub_kd"),
+        ],
+        "metrics": ["UAS", "LAS"],
+        "sizes": {"train": 4000, "dev": 1000, "test": None},
+        "epochs": {"teacher": 10, "student": 10, "timing": 3},
+    },
+}
+QUICK = {"sizes": {"train": 200, "dev": 50, "test": 100},
+         "epochs": {"teacher": 2, "student": 2, "timing": 2}}
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def write_subsets(task: str, data_dir: Path, out: Path, sizes: Dict[str, Optional[int]], seed: int = 1) -> Dict:
+    """A fixed random subset (file order kept) of each split; `None` keeps the whole split."""
+    folder, pattern, conll2003 = TASKS[task]["files"]
+    out.mkdir(parents=True, exist_ok=True)
+    info = {}
+    for split, size in sizes.items():
+        text = (data_dir / folder / pattern.format(split)).read_text(encoding="utf-8")
+        blocks = [b.strip("\n") for b in text.split("\n\n") if b.strip()]
+        if conll2003:
+            blocks = [b for b in blocks if not b.lstrip().startswith("-DOCSTART-")]
+        if size is not None and size < len(blocks):
+            keep = sorted(random.Random(seed).sample(range(len(blocks)), size))
+            blocks = [blocks[i] for i in keep]
+        path = out / f"{split}{'.conll' if conll2003 else '.conllu'}"
+        path.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+        info[split] = {"path": str(path), "sentences": len(blocks),
+                       "tokens": sum(len([l for l in b.splitlines() if not l.startswith("#")]) for b in blocks)}
+    return info
+
+
+def train(config: str, out: Path, overrides: Dict, log: Path, threads: int = 1) -> Dict:
+    """One `allennlp train` in its own process with `threads` torch threads; returns what it
+    measured."""
+    if (out / "metrics.json").exists() and (out / "epoch_times.json").exists():
+        logger.info("reusing finished run %s", out)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        command = [sys.executable, "-m", "allennlp", "train", f"training_configs/{config}.jsonnet",
+                   "-s", str(out), "-o", json.dumps(overrides), "--include-package", "allennlp_subkd"]
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        start = time.perf_counter()
+        with open(log, "w") as handle:
+            subprocess.run(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
+        logger.info("%-28s %6.0f s  %s", config, time.perf_counter() - start, out.name)
+    metrics = json.loads((out / "metrics.json").read_text())
+    timing = json.loads((out / "epoch_times.json").read_text())
+    return {"metrics": metrics, **timing}
+
+
+def record(task: str, method: str, config: str, seed: int, cache: bool, result: Dict, spec: Dict,
+           data: Dict, epochs: int, commit: str) -> Dict:
+    seconds = result["train_seconds"]
+    later = seconds[1:] or seconds
+    return {
+        "task": task, "method": method, "config": config, "seed": seed,
+        "cache": cache, "epochs": epochs,
+        "test": {m: result["metrics"].get(f"test_{m}") for m in spec["metrics"]},
+        "dev": {m: result["metrics"].get(f"best_validation_{m}") for m in spec["metrics"]},
+        "best_epoch": result["metrics"].get("best_epoch"),
+        "epoch_seconds": seconds,
+        "epoch_seconds_mean": statistics.mean(seconds),
+        "first_epoch_seconds": seconds[0],
+        "later_epoch_seconds_mean": statistics.mean(later),
+        "peak_rss_mb": result["peak_rss_mb"],
+        "train_sentences": data["train"]["sentences"],
+        "test_sentences": data["test"]["sentences"],
+        "git_commit": commit,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("task", choices=list(TASKS))
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="tiny subsets, 2 epochs, 1 seed: a smoke run")
+    parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs"))
+    parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    spec = dict(TASKS[args.task])
+    if args.quick:
+        spec.update(QUICK)
+        args.seeds = 1
+    suffix = "_quick" if args.quick else ""
+    runs = Path(args.runs_dir) / f"{args.task}{suffix}"
+    data = write_subsets(args.task, Path(args.data_dir), runs / "data", spec["sizes"])
+    data_overrides = {"train_data_path": data["train"]["path"],
+                      "validation_data_path": data["dev"]["path"],
+                      "test_data_path": data["test"]["path"]}
+    commit = git_commit()
+    epochs = spec["epochs"]
+    seeds = [13 + 10 * i for i in range(args.seeds)]
+    started = time.perf_counter()
+
+    def seeded(seed: int) -> Dict:
+        return {"random_seed": seed, "numpy_seed": seed, "pytorch_seed": seed}
+
+    records: List[Dict] = []
+    plain_config = spec["methods"][0][1]
+    # 1. the teacher, alone, with every core
+    teacher_dir = runs / "teacher"
+    teacher = train(spec["teacher"], teacher_dir,
+                    {**data_overrides, **seeded(seeds[0]), "trainer.num_epochs": epochs["teacher"]},
+                    runs / "teacher.log", threads=os.cpu_count() or 1)
+    records.append(record(args.task, "teacher", spec["teacher"], seeds[0], False, teacher, spec, data,
+                          epochs["teacher"], commit))
+    archive = str(teacher_dir / "model.tar.gz")
+    # 2. every student, plain ones among the KD ones so that all share the same conditions
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
+        jobs = {}
+        for seed in seeds:
+            out = runs / f"{plain_config}_s{seed}"
+            jobs[(spec["methods"][0][0], plain_config, seed, True)] = pool.submit(
+                train, plain_config, out, {**data_overrides, **seeded(seed), "trainer.num_epochs": epochs["student"]},
+                runs / f"{out.name}.log")
+            for method, config in spec["methods"][1:]:
+                out = runs / f"{config}_s{seed}"
+                overrides = {**data_overrides, **seeded(seed), "trainer.num_epochs": epochs["student"],
+                             "model.teacher_archive": archive}
+                jobs[(method, config, seed, True)] = pool.submit(train, config, out, overrides, runs / f"{out.name}.log")
+        # 3. the teacher cache off, first seed, for the timing comparison
+        for method, config in spec["methods"][1:]:
+            out = runs / f"{config}_nocache_s{seeds[0]}"
+            overrides = {**data_overrides, **seeded(seeds[0]), "trainer.num_epochs": epochs["timing"],
+                         "model.teacher_archive": archive, "model.teacher_cache_mb": 0}
+            jobs[(method, config, seeds[0], False)] = pool.submit(train, config, out, overrides, runs / f"{out.name}.log")
+        for (method, config, seed, cache), job in jobs.items():
+            n = epochs["student"] if cache else epochs["timing"]
+            records.append(record(args.task, method, config, seed, cache, job.result(), spec, data, n, commit))
+
+    plain = {r["seed"]: r for r in records if r["method"] == "no KD"}
+    for r in records:
+        if r["method"] != "teacher":
+            base = plain[r["seed"]]
+            r["ratio_to_plain"] = r["epoch_seconds_mean"] / base["epoch_seconds_mean"]
+            r["later_ratio_to_plain"] = r["later_epoch_seconds_mean"] / base["later_epoch_seconds_mean"]
+    results_dir = Path(args.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    result_file = results_dir / f"{args.task}{suffix}.json"
+    meta = {
+        "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
+        "wall_seconds": time.perf_counter() - started,
+        "workers": args.workers, "threads_per_run": 1, "seeds": seeds, "epochs": epochs,
+        "data": {k: {"sentences": v["sentences"], "tokens": v["tokens"]} for k, v in data.items()},
+        "machine": machine(), "git_commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    result_file.write_text(json.dumps({"meta": meta, "runs": records}, indent=1))
+    logger.info("wrote %s (%.0f min)", result_file, meta["wall_seconds"] / 60)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(result_file)], check=True)
+
+
+def machine() -> Dict:
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": sys.version.split()[0]}
+
+
+if __name__ == "__main__":
+    main()
