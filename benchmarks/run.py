@@ -67,7 +67,7 @@ TASKS = {
         ],
         "metrics": ["UAS", "LAS"],
         "sizes": {"train": 4000, "dev": 1000, "test": None},
-        "epochs": {"teacher": 10, "student": 10, "timing": 3},
+        "epochs": {"teacher": 8, "student": 8, "timing": 3},
     },
 }
 QUICK = {"sizes": {"train": 200, "dev": 50, "test": 100},

@@ -31,7 +31,7 @@ TASKS = {
         "predict_input": "fixtures/data/uner_ewt/test.conll",
         "json_lines": [{"sentence": "Barack Obama met Angela Merkel in Berlin ."},
                        {"tokens": ["Google", "hired", "John", "Smith", "in", "Zurich"]}],
-        "epochs": {"teacher": 15, "student": 15},
+        "epochs": {"teacher": 12, "student": 12},
     },
     "dep": {
         "teacher": "dep_teacher",
@@ -42,7 +42,7 @@ TASKS = {
         "predict_input": "fixtures/data/ud_ewt/test.conllu",
         "json_lines": [{"tokens": ["The", "cat", "sat", "on", "the", "mat", "."],
                         "pos": ["DET", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"]}],
-        "epochs": {"teacher": 10, "student": 10},
+        "epochs": {"teacher": 8, "student": 8},
     },
 }
 

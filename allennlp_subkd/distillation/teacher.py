@@ -187,7 +187,9 @@ class FrozenTeacher:
                     f"the teacher's labels (namespace {teacher_namespace!r} of "
                     f"{self.archive_path!r}) differ from the student's ({student_namespace!r}): "
                     f"only the student has {sorted(student_set - teacher_set)}, only the "
-                    f"teacher has {sorted(teacher_set - student_set)}"
+                    f"teacher has {sorted(teacher_set - student_set)}. Train both on the same "
+                    "data, or give the student the teacher's labels with "
+                    '"vocabulary": {"type": "extend", "directory": "<teacher model.tar.gz>"}'
                 )
             self._label_maps[key] = torch.tensor(
                 [teacher_labels[student_labels[i]] for i in range(len(student_labels))],

@@ -152,3 +152,42 @@ def test_cache_is_filled_once_with_shuffling_and_loader_workers(tmp_path):
     assert len(cache) == sentences
     assert cache.misses == sentences  # computed in the first epoch only
     assert cache.hits == 2 * sentences  # served in the two later epochs
+
+
+def _parser_and_instances(**model_overrides):
+    config = "fixtures/configs/dep_student.jsonnet"
+    params = Params.from_file(config, json.dumps({f"model.{k}": v for k, v in model_overrides.items()}))
+    reader = DatasetReader.from_params(params.pop("dataset_reader"))
+    instances = list(reader.read("fixtures/dep/tiny.conllu"))
+    vocab = Vocabulary.from_instances(instances)
+    for instance in instances:
+        instance.index_fields(vocab)
+    model = Model.from_params(vocab=vocab, params=params.pop("model"))
+    model.train()
+    return model, instances
+
+
+def _parser_teacher_scores(model, instances):
+    tensors = Batch(instances).as_tensor_dict()
+    from allennlp.nn.util import get_text_field_mask
+
+    mask = get_text_field_mask(tensors["words"])
+    mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], dim=1)  # ROOT
+    return model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask)
+
+
+def test_cached_parser_scores_equal_the_teachers():
+    archive = "fixtures/teachers/tiny_dep_teacher.tar.gz"  # another vocabulary: re-indexed inputs
+    cached, instances = _parser_and_instances(teacher_archive=archive)
+    uncached, _ = _parser_and_instances(teacher_archive=archive, teacher_cache_mb=0)
+    first = _parser_teacher_scores(cached, instances[:6])
+    _parser_teacher_scores(cached, instances[6:])
+    assert len(cached.teacher.cache) == len(instances)
+    order = [3, 7, 0, 11, 5, 2, 9, 1, 10, 4, 8, 6][: len(instances)]
+    chunk = [instances[i] for i in order[:5]]
+    from_cache = _parser_teacher_scores(cached, chunk)
+    direct = _parser_teacher_scores(uncached, chunk)
+    assert cached.teacher.cache.hits == 5
+    assert torch.allclose(from_cache.arcs, direct.arcs, atol=1e-5)
+    assert torch.allclose(from_cache.labels, direct.labels, atol=1e-4)
+    assert first.labels.shape[-1] == cached.vocab.get_vocab_size("head_tags")

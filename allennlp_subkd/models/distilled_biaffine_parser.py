@@ -1,0 +1,204 @@
+"""`distilled_biaffine_parser`: allennlp-models' `BiaffineDependencyParser` taught by a frozen
+archived teacher parser."""
+import logging
+from typing import Any, Dict, List, Optional
+
+import torch
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.models import Model
+from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
+from allennlp_models.structured_prediction import BiaffineDependencyParser
+
+from allennlp_subkd.distillation.objectives.parsing import (
+    ParserDistillation,
+    check_tree_type,
+    gold_tree_nll,
+)
+from allennlp_subkd.distillation.parsing import (
+    PARSER_TEACHERS,
+    DistilledParserMixin,
+    capture_parser_scores,
+)
+from allennlp_subkd.models.nonempty import forward_nonempty
+
+logger = logging.getLogger(__name__)
+
+# per-sentence outputs of `make_output_human_readable` (and metadata echoed back)
+_EMPTY_KEYS = ("predicted_heads", "predicted_dependencies", "pos")
+
+
+@Model.register("distilled_biaffine_parser")
+class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
+    """
+    A `BiaffineDependencyParser` student (Dozat & Manning 2017) that learns from a frozen
+    teacher parser as well as from the gold trees:
+    `loss = (1 - alpha) * gold + alpha * KD`. The gold loss is the parser's own (arc NLL +
+    relation NLL, each a mean over the batch's words), and the KD term is reduced the same
+    way: the per-sentence KD terms are summed over the batch and divided by the number of
+    words in it. Without `distillation` it trains exactly like `BiaffineDependencyParser`
+    (the no-KD baseline). KD is added in training only; validation, `allennlp evaluate` and
+    `allennlp predict` never load the teacher, so a student archive works with the teacher's
+    archive gone.
+
+    It reads the fields of the stock `universal_dependencies` dataset reader (`words`,
+    `pos_tags`, `head_tags`, `head_indices`, `metadata` with `words` and `pos`). Sentences
+    without words in a batch get an empty prediction and no loss instead of an error.
+
+    Registered as a `Model` with name "distilled_biaffine_parser".
+
+    # Parameters
+
+    vocab, text_field_embedder, encoder, tag_representation_dim, arc_representation_dim, **kwargs
+        Exactly as `BiaffineDependencyParser` (allennlp-models), which receives every other
+        argument (`tag_feedforward`, `arc_feedforward`, `pos_tag_embedding`,
+        `use_mst_decoding_for_validation`, `dropout`, `input_dropout`, `initializer`).
+    teacher_archive : `str`, optional (default = `None`)
+        Path of the teacher's `model.tar.gz`: a `biaffine_parser` or
+        `distilled_biaffine_parser`, with the same dependency relations (`head_tags`, matched
+        by string; any order). Its embedder and vocabulary may differ from the student's:
+        its inputs are then rebuilt from `metadata["words"]` with its own token indexers, and
+        the POS tags from `metadata["pos"]` with its own `pos` vocabulary. Loaded lazily at the
+        first training batch.
+    distillation : `ParserDistillation`, optional (default = `None`)
+        The KD objective, by `type`: `sub_structure`, `local` or `structural`, with `alpha`,
+        `temperature` and `anneal`. Needs `teacher_archive`.
+    reindex_teacher_inputs : `bool`, optional (default = `None`)
+        `None` decides automatically whether the student's input tensors mean the same to the
+        teacher; `True` always rebuilds the teacher's inputs from the words, `False` always
+        reuses the student's.
+    teacher_cache_mb : `float`, optional (default = `512`)
+        The teacher's arc scores and relation representations are computed once per
+        distinct sentence (words and POS tags) and reused in later epochs (`TeacherCache`,
+        least-recently-used eviction beyond this many MiB, keyed on the teacher archive's
+        digest too); the `[n+1, n+1, relations]` relation scores are rebuilt from the cached
+        representations by one bilinear product. `0` turns the cache off.
+    teacher_cache_dtype : `str`, optional (default = `"float32"`)
+        `"float32"` stores the teacher's outputs exactly, `"float16"` in half the memory.
+    gold_loss : `str`, optional (default = `"local"`)
+        `"local"`: the parser's own arc loss (per-word softmax over heads). `"tree"`: the arc
+        loss is the tree-CRF negative log-likelihood of the gold tree,
+        `-(Σ_d s[d, head_d] - log Z_tree)`, a mean over the words like the local one, making
+        the student the globally normalised model structural KD's factorisation assumes.
+        The relation loss is the parser's in both cases. With `"tree"` every gold tree must
+        lie in the tree CRF's support (a single-root tree, projective for `tree:
+        "projective"`), else a `ValueError` names the sentence.
+    tree : `str`, optional (default = `None`)
+        The tree CRF of `gold_loss: "tree"`: `"nonprojective"` (matrix-tree theorem) or
+        `"projective"` (Eisner). `None` takes the structural objective's `tree`, else
+        `"nonprojective"`. Only valid with `gold_loss: "tree"`, and it must agree with a
+        structural objective's `tree`.
+    """
+
+    default_predictor = "pretokenized_parser"
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        text_field_embedder: TextFieldEmbedder,
+        encoder: Seq2SeqEncoder,
+        tag_representation_dim: int,
+        arc_representation_dim: int,
+        teacher_archive: Optional[str] = None,
+        distillation: Optional[ParserDistillation] = None,
+        reindex_teacher_inputs: Optional[bool] = None,
+        teacher_cache_mb: float = 512.0,
+        teacher_cache_dtype: str = "float32",
+        gold_loss: str = "local",
+        tree: Optional[str] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            vocab,
+            text_field_embedder,
+            encoder,
+            tag_representation_dim,
+            arc_representation_dim,
+            **kwargs,
+        )
+        if gold_loss not in ("local", "tree"):
+            raise ConfigurationError(
+                f'distilled_biaffine_parser gold_loss must be "local" or "tree", got {gold_loss!r}'
+            )
+        objective_tree = getattr(distillation, "tree", None)
+        if tree is not None:
+            check_tree_type(tree, "distilled_biaffine_parser tree")
+            if gold_loss != "tree":
+                raise ConfigurationError(
+                    f"distilled_biaffine_parser: tree={tree!r} only applies to gold_loss "
+                    f'"tree", but gold_loss is {gold_loss!r}'
+                )
+            if objective_tree is not None and objective_tree != tree:
+                raise ConfigurationError(
+                    f"distilled_biaffine_parser: tree={tree!r} differs from the structural "
+                    f"objective's tree {objective_tree!r}; the gold loss and the KD term must "
+                    "use the same tree distribution"
+                )
+        self._gold_loss = gold_loss
+        self._tree = tree or objective_tree or "nonprojective"
+        self._setup_distillation(
+            teacher_archive,
+            distillation,
+            PARSER_TEACHERS,
+            "distilled_biaffine_parser",
+            reindex_teacher_inputs,
+            teacher_cache_mb,
+            teacher_cache_dtype,
+        )
+
+    def forward(  # type: ignore
+        self,
+        words: TextFieldTensors,
+        pos_tags: torch.LongTensor,
+        metadata: List[Dict[str, Any]],
+        head_tags: torch.LongTensor = None,
+        head_indices: torch.LongTensor = None,
+    ) -> Dict[str, torch.Tensor]:
+        """As `BiaffineDependencyParser.forward`; in training with a teacher the loss also holds
+        the KD term and the output a detached `kd_loss`; with `gold_loss: "tree"` the
+        `arc_loss` (and so the `loss`) is the tree-CRF NLL."""
+        return forward_nonempty(
+            self._forward,
+            words,
+            self._head_sentinel,
+            metadata=metadata,
+            empty_keys=_EMPTY_KEYS,
+            pos_tags=pos_tags,
+            head_tags=head_tags,
+            head_indices=head_indices,
+        )
+
+    def _forward(
+        self, tokens, metadata=None, pos_tags=None, head_tags=None, head_indices=None
+    ) -> Dict[str, torch.Tensor]:
+        tree_loss = self._gold_loss == "tree" and head_indices is not None and head_tags is not None
+        if not (tree_loss or self._distilling):
+            return super().forward(tokens, pos_tags, metadata, head_tags, head_indices)
+        with capture_parser_scores(self) as captured:
+            output = super().forward(tokens, pos_tags, metadata, head_tags, head_indices)
+        mask = output["mask"]
+        num_words = (mask.sum() - mask.size(0)).float()
+        if tree_loss:
+            sentences = [m["words"] for m in metadata] if metadata is not None else None
+            arc_nll = gold_tree_nll(captured.arcs, mask, head_indices, self._tree, sentences)
+            output["arc_loss"] = arc_nll.sum() / num_words
+            output["loss"] = output["arc_loss"] + output["tag_loss"]
+        if self._distilling:
+            student = captured.scores(self, mask)
+            kd = self._parser_distillation(student, tokens, pos_tags, metadata)
+            self._mix_distillation(output, kd.sum() / num_words)
+        return output
+
+    def make_output_human_readable(
+        self, output_dict: Dict[str, torch.Tensor]
+    ) -> Dict[str, torch.Tensor]:
+        """As `BiaffineDependencyParser`'s (`predicted_heads`, `predicted_dependencies`); a batch
+        of nothing but empty sentences already holds its (empty) predictions."""
+        if "mask" not in output_dict:
+            return output_dict
+        return super().make_output_human_readable(output_dict)
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = super().get_metrics(reset)
+        metrics.update(self._distillation_metrics(reset))
+        return metrics

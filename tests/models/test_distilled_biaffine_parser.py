@@ -1,0 +1,313 @@
+"""`distilled_biaffine_parser` through AllenNLP's own test harness, and its bad inputs."""
+import json
+import os
+import shutil
+import tarfile
+
+import pytest
+import torch
+from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
+from allennlp.common.testing import ModelTestCase
+from allennlp.data import Batch, DatasetReader
+from allennlp.models import Model
+from allennlp.models.archival import load_archive
+from allennlp.nn.util import get_text_field_mask
+from allennlp.predictors import Predictor
+
+import allennlp_subkd  # noqa: F401  (registers everything)
+from allennlp_subkd.distillation.objectives.parsing import gold_tree_nll
+from allennlp_subkd.distillation.parsing import capture_parser_scores, pair_label_scores
+
+STUDENT = "fixtures/configs/dep_student.jsonnet"
+TINY = "fixtures/dep/tiny.conllu"
+TEACHERS = "fixtures/teachers"
+TEACHER = f"{TEACHERS}/tiny_dep_teacher.tar.gz"  # words + chars + POS, another vocabulary
+
+OBJECTIVES = [
+    ({"type": "sub_structure", "alpha": 0.9}, {}),
+    ({"type": "sub_structure", "label_pairs": "teacher_heads", "alpha": 0.9}, {}),
+    ({"type": "local", "alpha": 0.5, "temperature": 2.0}, {}),
+    ({"type": "structural", "tree": "nonprojective", "temperature": 2.0}, {}),
+    ({"type": "structural", "tree": "projective"}, {"gold_loss": "tree"}),
+]
+
+
+def overrides(**model) -> str:
+    return json.dumps({f"model.{k}": v for k, v in model.items()})
+
+
+def student_params(**model) -> Params:
+    return Params.from_file(STUDENT, overrides(**model))
+
+
+def reader() -> DatasetReader:
+    return DatasetReader.from_params(Params.from_file(STUDENT)["dataset_reader"])
+
+
+class TestDistilledBiaffineParser(ModelTestCase):
+    def setup_method(self):
+        super().setup_method()
+        self.set_up_model(STUDENT, TINY)
+
+    def _train(self, **model):
+        # As allennlp-models' own parser tests: the arc bias adds one constant to every arc
+        # score, which the head softmax and the tree CRF are invariant to (its gradient is 0
+        # up to rounding) unless sub_structure matches raw scores.
+        return self.ensure_model_can_train_save_and_load(
+            STUDENT, overrides=overrides(**model), gradients_to_ignore={"arc_attention._bias"}
+        )
+
+    def _model(self, **model_overrides) -> Model:
+        return Model.from_params(vocab=self.vocab, params=student_params(**model_overrides)["model"])
+
+    def _tensors(self, instances=None):
+        batch = Batch(list(instances if instances is not None else self.instances))
+        batch.index_instances(self.vocab)
+        return batch.as_tensor_dict()
+
+    def _kd_forward(self, instances=None, **model_overrides):
+        model = self._model(**model_overrides)
+        model.train()
+        output = model(**self._tensors(instances))
+        assert torch.isfinite(output["loss"]) and "kd_loss" in output
+        output["loss"].backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+        return model, output
+
+    # ---------------------------------------------------------------- training
+
+    def test_no_kd_baseline_trains_like_biaffine_parser(self):
+        model, _ = self._train(teacher_archive=None, distillation=None)
+        assert model.teacher is None
+
+    @pytest.mark.parametrize(
+        "distillation, extra", OBJECTIVES, ids=lambda p: "-".join(str(v) for v in p.values())
+    )
+    def test_every_objective_trains_saves_and_loads(self, distillation, extra):
+        model, _ = self._train(distillation=distillation, **extra)
+        assert model.teacher.loaded and model.teacher._reuse is False  # re-indexed inputs
+
+    def test_gold_tree_loss_without_kd(self):
+        self._train(teacher_archive=None, distillation=None, gold_loss="tree", tree="projective")
+        model = self._model(teacher_archive=None, distillation=None, gold_loss="tree")
+        tensors = self._tensors()
+        with capture_parser_scores(model) as captured:
+            output = model(**tensors)
+        mask = output["mask"]
+        nll = gold_tree_nll(captured.arcs, mask, tensors["head_indices"], "nonprojective")
+        words = mask.sum() - mask.size(0)
+        assert output["arc_loss"].item() == pytest.approx((nll.sum() / words).item(), rel=1e-6)
+        assert output["loss"].item() == pytest.approx((output["arc_loss"] + output["tag_loss"]).item(), rel=1e-6)
+
+    def test_the_captured_scores_are_the_ones_the_parser_scores_with(self):
+        """With dropout on, the stock loss recomputed from the captured tensors is the loss
+        the forward pass returned, and the all-pairs relation scores at the gold heads are
+        the parser's own `_get_head_tags`."""
+        model = self._model()
+        model.train()
+        tensors = self._tensors()
+        with capture_parser_scores(model) as captured:
+            output = model(**tensors)
+        assert len(model.arc_attention._forward_hooks) == 0  # hooks removed
+        mask = output["mask"]
+        minus_mask = ~mask * -1e8
+        arcs = captured.arcs + minus_mask.unsqueeze(2) + minus_mask.unsqueeze(1)
+        zero = tensors["head_indices"].new_zeros(mask.size(0), 1)
+        heads = torch.cat([zero, tensors["head_indices"]], 1)
+        tags = torch.cat([zero, tensors["head_tags"]], 1)
+        arc_nll, tag_nll = model._construct_loss(captured.head_tags, captured.child_tags, arcs, heads, tags, mask)
+        assert arc_nll.item() == pytest.approx(output["arc_loss"].item(), rel=1e-6)
+        assert tag_nll.item() == pytest.approx(output["tag_loss"].item(), rel=1e-6)
+        labels = pair_label_scores(model.tag_bilinear, captured.head_tags, captured.child_tags)
+        at_gold = labels.gather(2, heads[:, :, None, None].expand(-1, -1, 1, labels.size(-1))).squeeze(2)
+        expected = model._get_head_tags(captured.head_tags, captured.child_tags, heads)
+        assert torch.allclose(at_gold, expected, atol=1e-6)
+
+    @pytest.mark.parametrize("gold_loss", ["local", "tree"])
+    def test_kd_is_reduced_like_the_parser_loss_and_mixed_with_alpha(self, gold_loss):
+        """`kd_loss` = Σ_sentences KD / number of words; `loss` = (1-α) gold + α KD."""
+        alpha = 0.3
+        model = self._model(distillation={"type": "structural", "alpha": alpha}, gold_loss=gold_loss)
+        model.train()
+        tensors = self._tensors()
+        with capture_parser_scores(model) as captured:
+            output = model(**tensors)
+        mask = output["mask"]
+        student = captured.scores(model, mask)
+        teacher = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask)
+        per_sentence = model.distillation(student, teacher)
+        words = sum(len(m["words"]) for m in tensors["metadata"])
+        assert output["kd_loss"].item() == pytest.approx(per_sentence.sum().item() / words, rel=1e-5)
+        gold = output["arc_loss"] + output["tag_loss"]
+        expected = (1 - alpha) * gold + alpha * output["kd_loss"]
+        assert output["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
+        assert model.get_metrics()["kd_loss"] == pytest.approx(output["kd_loss"].item())
+        assert model.teacher.model.use_mst_decoding_for_validation is False  # greedy teacher
+
+    def test_teacher_scores_are_reindexed_and_aligned_by_relation_string(self):
+        model, _ = self._kd_forward(distillation={"type": "local"})
+        teacher = model.teacher.model
+        assert teacher.vocab.get_token_to_index_vocabulary("tokens") != self.vocab.get_token_to_index_vocabulary("tokens")
+        tensors = self._tensors()
+        mask = get_text_field_mask(tensors["words"])
+        mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], 1)
+        aligned = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask)
+        # the teacher on a batch read and indexed by its own archive's reader and vocabulary
+        archive = load_archive(TEACHER)
+        own = Batch(list(archive.dataset_reader.read(TINY)))
+        own.index_instances(archive.model.vocab)
+        own_tensors = own.as_tensor_dict()
+        archive.model.eval()
+        with torch.no_grad(), capture_parser_scores(archive.model) as captured:
+            out = archive.model(own_tensors["words"], own_tensors["pos_tags"], own_tensors["metadata"])
+            raw = captured.scores(archive.model, out["mask"])
+        valid = mask.unsqueeze(2) & mask.unsqueeze(1)
+        assert torch.allclose(aligned.arcs[valid], raw.arcs[valid], atol=1e-5)
+        student_labels = self.vocab.get_index_to_token_vocabulary("head_tags")
+        teacher_index = teacher.vocab.get_token_to_index_vocabulary("head_tags")
+        assert list(student_labels.values()) != list(teacher_index)  # really another order
+        for i, label in student_labels.items():
+            assert torch.allclose(aligned.labels[..., i][valid], raw.labels[..., teacher_index[label]][valid], atol=1e-5)
+
+    def test_student_archive_has_no_teacher_and_predicts_with_the_teacher_gone(self, tmp_path):
+        teacher_copy = tmp_path / "teacher.tar.gz"
+        shutil.copy(TEACHER, teacher_copy)
+        model, _ = self._train(teacher_archive=str(teacher_copy), distillation={"type": "structural"})
+        assert model.teacher.loaded
+        archive_path = self.TEST_DIR / "save_and_load_test" / "model.tar.gz"
+        with tarfile.open(archive_path) as archive:
+            archive.extract("weights.th", tmp_path)
+        weights = torch.load(tmp_path / "weights.th")
+        fresh = self._model(distillation=None, teacher_archive=None)
+        assert set(weights) == set(fresh.state_dict())
+        assert not any("token_characters" in key for key in weights)  # the teacher's char CNN
+        assert sum(w.numel() for w in weights.values()) == sum(w.numel() for w in fresh.state_dict().values())
+        teacher_ids = {id(p) for p in model.teacher.model.parameters()}
+        assert not teacher_ids & {id(p) for p in model.parameters()}
+
+        os.remove(teacher_copy)
+        archive = load_archive(str(archive_path))
+        predictor = Predictor.from_archive(archive)  # the model's default predictor
+        result = predictor.predict_json({"tokens": ["I", "have", "."], "pos": ["PRON", "VERB", "PUNCT"]})
+        assert len(result["predicted_heads"]) == 3 and len(result["predicted_dependencies"]) == 3
+        assert all(0 <= h <= 3 for h in result["predicted_heads"])
+        assert not archive.model.teacher.loaded
+
+    def test_a_distilled_parser_can_teach_the_next_one(self):
+        self._train(distillation={"type": "local"})
+        first = self.TEST_DIR / "first_student.tar.gz"
+        shutil.copy(self.TEST_DIR / "save_and_load_test" / "model.tar.gz", first)
+        shutil.rmtree(self.TEST_DIR / "save_and_load_test")
+        model, _ = self._train(teacher_archive=str(first), distillation={"type": "structural"})
+        assert type(model.teacher.model).__name__ == "DistilledBiaffineParser"
+        assert model.teacher._reuse is True  # same data, same indexers: the student's tensors
+
+    # ---------------------------------------------------------------- bad input
+
+    def test_a_tagger_archive_as_teacher(self):
+        with pytest.raises(ConfigurationError, match="CrfTagger.*BiaffineDependencyParser"):
+            self._kd_forward(teacher_archive=f"{TEACHERS}/ner_crf_teacher.tar.gz")
+
+    def test_teacher_with_other_relations_names_them(self):
+        with pytest.raises(ConfigurationError, match=r"only the student has \[\], only the teacher has \['dep'\]"):
+            self._kd_forward(teacher_archive=f"{TEACHERS}/tiny_dep_teacher_extra_label.tar.gz")
+
+    def _instances(self, sentences):
+        """(words, pos, heads, relations) -> indexed instances of the student's reader."""
+        ud = reader()
+        instances = []
+        for words, pos, heads, relations in sentences:
+            instance = ud.text_to_instance(words, pos, list(zip(relations, heads)))
+            ud.apply_token_indexers(instance)
+            instances.append(instance)
+        return instances
+
+    @pytest.mark.parametrize(
+        "distillation, extra", OBJECTIVES, ids=lambda p: "-".join(str(v) for v in p.values())
+    )
+    def test_a_sentence_longer_than_any_the_teacher_saw(self, distillation, extra):
+        n = 150  # the teacher's training sentences have at most 11 words
+        known = [w for i in self.instances for w in i["metadata"]["words"]]
+        words = [known[i % len(known)] if i % 3 else f"unseen{i}" for i in range(n)]
+        pos = ["NOUN", "VERB", "ADP", "DET", "PUNCT"] * (n // 5)
+        relations = ["root"] + ["obl", "det", "punct", "nsubj", "case"] * (n // 5 - 1) + ["obj"] * 4
+        heads = [0] + list(range(1, n))  # a chain: projective
+        long = self._instances([(words, pos, heads, relations)])
+        _, output = self._kd_forward(long + self.instances[:2], distillation=distillation, **extra)
+        assert output["mask"].size(1) == n + 1
+
+    @pytest.mark.parametrize(
+        "distillation, extra", OBJECTIVES, ids=lambda p: "-".join(str(v) for v in p.values())
+    )
+    def test_one_word_and_empty_sentences(self, distillation, extra):
+        sentences = [
+            (["Chris"], ["PROPN"], [0], ["root"]),
+            ([], [], [], []),
+            (["Vince"], ["PROPN"], [0], ["root"]),
+        ]
+        instances = self._instances(sentences)
+        model, output = self._kd_forward(instances[:1] + instances[2:], distillation=distillation, **extra)
+        assert output["kd_loss"].item() >= 0
+        model, output = self._kd_forward(instances, distillation=distillation, **extra)
+        model.eval()
+        readable = model.make_output_human_readable(model(**self._tensors(instances)))
+        assert readable["predicted_heads"] == [[0], [], [0]]
+        assert [len(d) for d in readable["predicted_dependencies"]] == [1, 0, 1]
+        # a batch of nothing but empty sentences
+        only_empty = self._tensors([instances[1], instances[1]])
+        model.train()
+        output = model(**only_empty)
+        assert output["loss"].item() == 0.0
+        output["loss"].backward()
+        model.eval()
+        readable = model.make_output_human_readable(model(**only_empty))
+        assert readable["predicted_heads"] == [[], []] and readable["words"] == [[], []]
+
+    def test_a_non_projective_gold_tree_with_a_projective_tree_loss(self):
+        sentence = (["a", "b", "c", "d"], ["X"] * 4, [3, 4, 0, 1], ["det", "obj", "root", "obl"])
+        instances = self._instances([sentence])
+        model = self._model(teacher_archive=None, distillation=None, gold_loss="tree", tree="projective")
+        with pytest.raises(ValueError, match=r"sentence 0 .*\(a b c d\).*crossing arcs"):
+            model(**self._tensors(instances))
+        model = self._model(teacher_archive=None, distillation=None, gold_loss="tree")  # nonprojective
+        assert torch.isfinite(model(**self._tensors(instances))["loss"])
+
+    @pytest.mark.parametrize(
+        "model_overrides, message",
+        [
+            ({"gold_loss": "global"}, "global"),
+            ({"tree": "projective"}, 'only applies to gold_loss "tree"'),
+            ({"gold_loss": "tree", "tree": "spanning"}, "spanning"),
+            (
+                {"gold_loss": "tree", "tree": "projective", "distillation": {"type": "structural", "tree": "nonprojective"}},
+                "differs from the structural objective's tree",
+            ),
+            ({"distillation": {"type": "posterior"}}, "posterior"),
+            ({"teacher_archive": None}, "needs a teacher_archive"),
+            ({"distillation": None}, "no distillation objective"),
+        ],
+    )
+    def test_bad_configuration(self, model_overrides, message):
+        with pytest.raises(ConfigurationError, match=message):
+            self._model(**model_overrides)
+
+    def test_the_tree_of_the_gold_loss_follows_the_structural_objective(self):
+        model = self._model(gold_loss="tree", distillation={"type": "structural", "tree": "projective"})
+        assert model._tree == "projective"
+        assert self._model(gold_loss="tree")._tree == "nonprojective"
+
+
+def test_a_student_extends_its_vocabulary_from_the_teacher_as_the_label_error_suggests(tmp_path):
+    """The sample-trained teacher knows relations the tiny file lacks: the error says so, and
+    the fix it names (the student's vocabulary extended from the teacher's) trains."""
+    from allennlp.commands.train import train_model_from_file
+
+    teacher = "fixtures/teachers/dep_teacher.tar.gz"
+    base = {"model.teacher_archive": teacher, "model.distillation": {"type": "structural"},
+            "trainer.num_epochs": 1}
+    with pytest.raises(ConfigurationError, match='"type": "extend"'):
+        train_model_from_file(STUDENT, tmp_path / "mismatch", overrides=json.dumps(base))
+    fixed = {**base, "vocabulary": {"type": "extend", "directory": teacher}}
+    model = train_model_from_file(STUDENT, tmp_path / "extended", overrides=json.dumps(fixed))
+    assert model.teacher.loaded
