@@ -82,6 +82,10 @@ class TeacherCache:
         self.hits += 1
         return entry
 
+    def peek(self, key: Hashable) -> Optional[Tuple[torch.Tensor, ...]]:
+        """The stored tensors or `None`, without counting a hit or a miss or reordering."""
+        return self._entries.get(key)
+
     def put(self, key: Hashable, tensors: Sequence[torch.Tensor]) -> None:
         """Store detached CPU copies; an entry larger than the whole bound is not stored."""
         if not self.enabled:

@@ -160,7 +160,7 @@ class FrozenTeacher:
                 self.cache.put(keys[i], outputs)
                 # serve what the cache holds, so a sentence's targets never depend on
                 # whether it was a hit (float16 storage rounds)
-                found[i] = self.cache._entries.get(keys[i], outputs)
+                found[i] = self.cache.peek(keys[i]) or outputs
         return [
             tuple(t.to(device=device, dtype=torch.float32) if t.is_floating_point() else t.to(device)
                   for t in entry)  # type: ignore[union-attr]
