@@ -261,10 +261,14 @@ def _matrix_tree_forward(
     return log_z, marginals.clamp_(min=0.0)
 
 
-class _MatrixTree(torch.autograd.Function):
+class _TreeLogPartition(torch.autograd.Function):
+    """`(log_z, marginals)` from `algorithm(scores, mask, multiroot)` (no autograd graph kept);
+    the gradient of log Z with respect to the arc scores is the marginals themselves, so the
+    backward pass is one multiplication. Marginals are returned without a gradient."""
+
     @staticmethod
-    def forward(ctx, scores, mask, multiroot):  # type: ignore[override]
-        log_z, marginals = _matrix_tree_forward(scores.detach(), mask, multiroot)
+    def forward(ctx, scores, mask, multiroot, algorithm):  # type: ignore[override]
+        log_z, marginals = algorithm(scores.detach(), mask, multiroot)
         log_z = log_z.to(scores.dtype)
         marginals = marginals.to(scores.dtype)
         ctx.mark_non_differentiable(marginals)
@@ -275,7 +279,7 @@ class _MatrixTree(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_log_z, grad_marginals):  # type: ignore[override]
         (marginals,) = ctx.saved_tensors
-        return grad_log_z[:, None, None] * marginals, None, None
+        return grad_log_z[:, None, None] * marginals, None, None, None
 
 
 def matrix_tree(
@@ -327,7 +331,7 @@ def matrix_tree(
     Works under ``torch.no_grad()``.  The gradient of ``log_z`` is first-order
     only (no double backward).
     """
-    return _MatrixTree.apply(scores, mask, multiroot)
+    return _TreeLogPartition.apply(scores, mask, multiroot, _matrix_tree_forward)
 
 
 # --------------------------------------------------------------------------- #
@@ -422,23 +426,6 @@ def _eisner_forward(
     return log_z.detach() + total_shift, marginals
 
 
-class _Eisner(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, scores, mask, multiroot):  # type: ignore[override]
-        log_z, marginals = _eisner_forward(scores.detach(), mask, multiroot)
-        log_z = log_z.to(scores.dtype)
-        marginals = marginals.to(scores.dtype)
-        ctx.mark_non_differentiable(marginals)
-        ctx.save_for_backward(marginals)
-        return log_z, marginals
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_log_z, grad_marginals):  # type: ignore[override]
-        (marginals,) = ctx.saved_tensors
-        return grad_log_z[:, None, None] * marginals, None, None
-
-
 def eisner(
     scores: torch.Tensor, mask: Optional[torch.Tensor], multiroot: bool = False
 ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -487,4 +474,4 @@ def eisner(
     unchanged but keeps chart values small.  Works under ``torch.no_grad()``.
     The gradient of ``log_z`` is first-order only (no double backward).
     """
-    return _Eisner.apply(scores, mask, multiroot)
+    return _TreeLogPartition.apply(scores, mask, multiroot, _eisner_forward)

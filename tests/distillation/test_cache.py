@@ -71,10 +71,11 @@ def test_archive_digest_depends_on_the_content(tmp_path):
     assert archive_digest(str(a)) != archive_digest(str(b))
 
 
-def _model_and_batches(**model_overrides):
-    params = Params.from_file(STUDENT, json.dumps({f"model.{k}": v for k, v in model_overrides.items()}))
+def _model_and_batches(config=STUDENT, data=TINY, **model_overrides):
+    """A student in training mode built from `config` and the indexed instances of `data`."""
+    params = Params.from_file(config, json.dumps({f"model.{k}": v for k, v in model_overrides.items()}))
     reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    instances = list(reader.read(TINY))
+    instances = list(reader.read(data))
     vocab = Vocabulary.from_instances(instances)
     for instance in instances:
         instance.index_fields(vocab)
@@ -154,19 +155,6 @@ def test_cache_is_filled_once_with_shuffling_and_loader_workers(tmp_path):
     assert cache.hits == 2 * sentences  # served in the two later epochs
 
 
-def _parser_and_instances(**model_overrides):
-    config = "fixtures/configs/dep_student.jsonnet"
-    params = Params.from_file(config, json.dumps({f"model.{k}": v for k, v in model_overrides.items()}))
-    reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    instances = list(reader.read("fixtures/dep/tiny.conllu"))
-    vocab = Vocabulary.from_instances(instances)
-    for instance in instances:
-        instance.index_fields(vocab)
-    model = Model.from_params(vocab=vocab, params=params.pop("model"))
-    model.train()
-    return model, instances
-
-
 def _parser_teacher_scores(model, instances):
     tensors = Batch(instances).as_tensor_dict()
     from allennlp.nn.util import get_text_field_mask
@@ -178,8 +166,9 @@ def _parser_teacher_scores(model, instances):
 
 def test_cached_parser_scores_equal_the_teachers():
     archive = "fixtures/teachers/tiny_dep_teacher.tar.gz"  # another vocabulary: re-indexed inputs
-    cached, instances = _parser_and_instances(teacher_archive=archive)
-    uncached, _ = _parser_and_instances(teacher_archive=archive, teacher_cache_mb=0)
+    parser = {"config": "fixtures/configs/dep_student.jsonnet", "data": "fixtures/dep/tiny.conllu"}
+    cached, instances = _model_and_batches(**parser, teacher_archive=archive)
+    uncached, _ = _model_and_batches(**parser, teacher_archive=archive, teacher_cache_mb=0)
     first = _parser_teacher_scores(cached, instances[:6])
     _parser_teacher_scores(cached, instances[6:])
     assert len(cached.teacher.cache) == len(instances)
