@@ -20,6 +20,7 @@ from allennlp_subkd.distillation.parsing import (
     DistilledParserMixin,
     capture_parser_scores,
 )
+from allennlp_subkd.models.attachment_scores import WorkerSafeAttachmentScores
 from allennlp_subkd.models.nonempty import forward_nonempty
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
             arc_representation_dim,
             **kwargs,
         )
+        # the stock metric cannot aggregate across distributed workers (see its docstring)
+        self._attachment_scores = WorkerSafeAttachmentScores()
         if gold_loss not in ("local", "tree"):
             raise ConfigurationError(
                 f'distilled_biaffine_parser gold_loss must be "local" or "tree", got {gold_loss!r}'
