@@ -172,35 +172,25 @@ def build_cases(inp: Dict[str, torch.Tensor]) -> List[Case]:
 
     cases.append(Case("linear_chain", ours_chain, theirs_chain, [em, tr, st, en], [pot]))
 
-    for multiroot in (False, True):
-        suffix = "multi-root" if multiroot else "single-root"
-        scores = leaf(inp["arc_scores"])
-        x = leaf(tree_to_torch_struct(inp["arc_scores"]))
+    for name, ours_fn, theirs_cls in [
+        ("matrix_tree", tree.matrix_tree, NonProjectiveDependencyCRF),
+        ("eisner", tree.eisner, DependencyCRF),
+    ]:
+        for multiroot in (False, True):
+            suffix = "multi-root" if multiroot else "single-root"
+            scores = leaf(inp["arc_scores"])
+            x = leaf(tree_to_torch_struct(inp["arc_scores"]))
 
-        def ours_mt(scores=scores, multiroot=multiroot):
-            return tree.matrix_tree(scores, tree_mask, multiroot=multiroot)
+            def ours(scores=scores, multiroot=multiroot, ours_fn=ours_fn):
+                return ours_fn(scores, tree_mask, multiroot=multiroot)
 
-        def theirs_mt(x=x, multiroot=multiroot):
-            dist = NonProjectiveDependencyCRF(x, lengths=lengths, multiroot=multiroot)
-            return dist.partition, tree_from_torch_struct(dist.marginals)
+            def theirs(x=x, multiroot=multiroot, theirs_cls=theirs_cls):
+                # DependencyCRF stores ``multiroot`` on the (shared) DepTree class:
+                # read both properties right after construction.
+                dist = theirs_cls(x, lengths=lengths, multiroot=multiroot)
+                return dist.partition, tree_from_torch_struct(dist.marginals)
 
-        cases.append(Case(f"matrix_tree {suffix}", ours_mt, theirs_mt, [scores], [x]))
-
-    for multiroot in (False, True):
-        suffix = "multi-root" if multiroot else "single-root"
-        scores = leaf(inp["arc_scores"])
-        x = leaf(tree_to_torch_struct(inp["arc_scores"]))
-
-        def ours_eisner(scores=scores, multiroot=multiroot):
-            return tree.eisner(scores, tree_mask, multiroot=multiroot)
-
-        def theirs_eisner(x=x, multiroot=multiroot):
-            # DependencyCRF stores ``multiroot`` on the (shared) DepTree class:
-            # read both properties right after construction.
-            dist = DependencyCRF(x, lengths=lengths, multiroot=multiroot)
-            return dist.partition, tree_from_torch_struct(dist.marginals)
-
-        cases.append(Case(f"eisner {suffix}", ours_eisner, theirs_eisner, [scores], [x]))
+            cases.append(Case(f"{name} {suffix}", ours, theirs, [scores], [x]))
     return cases
 
 

@@ -14,14 +14,14 @@ from allennlp.nn import util
 from allennlp_subkd.distillation.batch import select_rows
 
 
-def _expand(value: Any, keep: List[int], batch_size: int, empty: Callable[[int], Any]) -> Any:
+def _expand(value: Any, keep: List[int], batch_size: int) -> Any:
     n = len(keep)
     if isinstance(value, torch.Tensor) and value.dim() > 0 and value.size(0) == n:
         full = value.new_zeros((batch_size,) + tuple(value.shape[1:]))
         full[torch.tensor(keep, device=value.device)] = value
         return full
     if isinstance(value, list) and len(value) == n:
-        full_list = [empty(i) for i in range(batch_size)]
+        full_list: List[Any] = [[] for _ in range(batch_size)]
         for position, i in enumerate(keep):
             full_list[i] = value[position]
         return full_list
@@ -39,8 +39,7 @@ def forward_nonempty(
     """
     Call `forward(tokens=..., metadata=..., **inputs)` on the sentences with at least one
     token, then put the outputs back in batch order: batch-first tensors get zero rows and
-    per-sentence lists get `[]` (or `metadata[i]["words"]` for `"words"`) for the empty
-    sentences. Scalars (the loss) come from the non-empty sentences alone.
+    per-sentence lists get `[]` for the empty sentences. Scalars (the loss) come from the non-empty sentences alone.
 
     empty_keys : output keys that hold one list per sentence (`"tags"`), given as empty
         lists when the whole batch is empty, so `make_output_human_readable` still works.
@@ -54,9 +53,6 @@ def forward_nonempty(
     if len(keep) == batch_size:
         return forward(tokens=tokens, metadata=metadata, **inputs)
 
-    def empty(i: int) -> Any:
-        return []
-
     if not keep:
         output: Dict[str, Any] = {key: [[] for _ in range(batch_size)] for key in empty_keys}
         if metadata is not None:
@@ -65,7 +61,7 @@ def forward_nonempty(
             output["loss"] = (parameters * 0.0).sum()
         return output
     sub_inputs = {k: select_rows(v, keep, batch_size) for k, v in inputs.items()}
-    sub_metadata = select_rows(metadata, keep, batch_size) if metadata is not None else None
+    sub_metadata = select_rows(metadata, keep, batch_size)
     sub_tokens = select_rows(tokens, keep, batch_size)
     output = forward(tokens=sub_tokens, metadata=sub_metadata, **sub_inputs)
-    return {k: _expand(v, keep, batch_size, empty) for k, v in output.items()}
+    return {k: _expand(v, keep, batch_size) for k, v in output.items()}
