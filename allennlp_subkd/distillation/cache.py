@@ -90,7 +90,7 @@ class TeacherCache:
         """Store detached CPU copies; an entry larger than the whole bound is not stored."""
         if not self.enabled:
             return
-        stored = tuple(self._store(t) for t in tensors)
+        stored = tuple(self.stored(t) for t in tensors)
         size = sum(t.numel() * t.element_size() for t in stored)
         if size > self.max_bytes:
             return
@@ -104,7 +104,9 @@ class TeacherCache:
             self.bytes -= sum(t.numel() * t.element_size() for t in evicted)
             self.evictions += 1
 
-    def _store(self, tensor: torch.Tensor) -> torch.Tensor:
+    def stored(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A detached CPU copy of `tensor` as the cache stores it (floating point in the
+        cache dtype)."""
         tensor = tensor.detach().to("cpu")
         if tensor.is_floating_point():
             tensor = tensor.to(self.dtype)

@@ -120,6 +120,33 @@ def permute_relations(scores: ParserScores, index: torch.LongTensor) -> ParserSc
     )
 
 
+def parser_keys(sentences: List[List[str]], tags: List[List[str]]) -> List[Tuple[Tuple[str, ...], ...]]:
+    """The cache key of each sentence for a parser teacher: its words and POS tags."""
+    return [(tuple(w), tuple(t)) for w, t in zip(sentences, tags)]
+
+
+def parser_teacher_outputs(
+    model: Model,
+    words: Dict[str, Dict[str, torch.Tensor]],
+    pos_tags: torch.LongTensor,
+    metadata: Optional[List[Dict[str, Any]]],
+    lengths: List[int],
+) -> List[Tuple[torch.Tensor, ...]]:
+    """What a parser teacher contributes per sentence (and what its caches store): its arc
+    scores `[n+1, n+1]` and head / dependent relation representations `[n+1, dim]` (`lengths`
+    count ROOT). The `[n+1, n+1, relations]` relation scores are rebuilt from the
+    representations by one bilinear product: far less memory. The teacher decodes greedily
+    (only its scores are used)."""
+    model.use_mst_decoding_for_validation = False
+    with torch.no_grad(), capture_parser_scores(model) as captured:
+        model(words=words, pos_tags=pos_tags, metadata=metadata)
+        captured.check(model)
+    return [
+        (captured.arcs[j, :n, :n], captured.head_tags[j, :n], captured.child_tags[j, :n])
+        for j, n in enumerate(lengths)
+    ]
+
+
 class DistilledParserMixin(DistilledModelMixin):
     """Computes a parser student's per-sentence KD term against its frozen teacher."""
 
@@ -137,7 +164,6 @@ class DistilledParserMixin(DistilledModelMixin):
         teacher = self._teacher
         device = mask.device
         model = teacher.to(device)
-        model.use_mst_decoding_for_validation = False
         index = teacher.label_map(self.vocab, "head_tags", "head_tags")
         sentences = [m["words"] for m in metadata] if metadata is not None else None
         tags = [m["pos"] for m in metadata] if metadata is not None else None
@@ -145,10 +171,6 @@ class DistilledParserMixin(DistilledModelMixin):
         batch_size = mask.size(0)
 
         def compute(rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
-            """The teacher on the sentences `rows`: per sentence its arc scores `[n+1, n+1]`
-            and head / dependent relation representations `[n+1, dim]` (cached instead of
-            the `[n+1, n+1, relations]` relation scores, which are rebuilt from them by one
-            bilinear product: far less memory)."""
             inputs = teacher.inputs(
                 {"words": select_rows(words, rows, batch_size),
                  "pos_tags": select_rows(pos_tags, rows, batch_size)},
@@ -158,18 +180,12 @@ class DistilledParserMixin(DistilledModelMixin):
                 label_inputs=None if tags is None else {"pos_tags": ("pos", [tags[i] for i in rows])},
                 text_field="words",
             )
-            with torch.no_grad(), capture_parser_scores(model) as captured:
-                model(words=inputs["words"], pos_tags=inputs["pos_tags"],
-                      metadata=select_rows(metadata, rows, batch_size))
-                captured.check(model)
-            return [
-                (captured.arcs[j, : lengths[i], : lengths[i]],
-                 captured.head_tags[j, : lengths[i]],
-                 captured.child_tags[j, : lengths[i]])
-                for j, i in enumerate(rows)
-            ]
+            return parser_teacher_outputs(
+                model, inputs["words"], inputs["pos_tags"],
+                select_rows(metadata, rows, batch_size), [lengths[i] for i in rows],
+            )
 
-        keys = None if sentences is None else [(tuple(w), tuple(t)) for w, t in zip(sentences, tags)]
+        keys = None if sentences is None else parser_keys(sentences, tags)
         per_sentence = teacher.per_sentence(keys, compute, batch_size, device)
         length = mask.size(1)
         arcs = mask.new_zeros(batch_size, length, length, dtype=torch.float32)

@@ -35,6 +35,8 @@ class DistilledModelMixin:
         reindex_teacher_inputs: Optional[bool],
         teacher_cache_mb: float = 512.0,
         teacher_cache_dtype: str = "float32",
+        teacher_cache_dir: Optional[str] = None,
+        teacher_cache_dir_mb: float = 2048.0,
     ) -> None:
         if distillation is not None and teacher_archive is None:
             raise ConfigurationError(
@@ -54,6 +56,8 @@ class DistilledModelMixin:
                 reindex_teacher_inputs,
                 teacher_cache_mb,
                 teacher_cache_dtype,
+                teacher_cache_dir,
+                teacher_cache_dir_mb,
             )
             if teacher_archive is not None
             else None

@@ -2,7 +2,7 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from allennlp.models import SimpleTagger
+from allennlp.models import Model, SimpleTagger
 from allennlp_models.tagging import CrfTagger
 
 from allennlp_subkd.distillation.batch import select_rows
@@ -12,6 +12,21 @@ from allennlp_subkd.distillation.student import DistilledModelMixin
 
 #: what can teach a tagger: CRF and softmax taggers, and so the distilled taggers too
 TAGGER_TEACHERS = (CrfTagger, SimpleTagger)
+
+
+def tagger_keys(words: List[List[str]]) -> List[Tuple[str, ...]]:
+    """The cache key of each sentence for a tagger teacher: its words."""
+    return [tuple(w) for w in words]
+
+
+def tagger_teacher_outputs(
+    model: Model, tokens: Dict[str, Dict[str, torch.Tensor]], lengths: List[int]
+) -> List[Tuple[torch.Tensor]]:
+    """What a tagger teacher contributes per sentence (and what its caches store): its
+    emission scores `[length, teacher labels]`, in the teacher's label order."""
+    with torch.no_grad():
+        emissions, _ = tagger_emissions(model, tokens)
+    return [(emissions[j, :length],) for j, length in enumerate(lengths)]
 
 
 class DistilledTaggerMixin(DistilledModelMixin):
@@ -40,16 +55,15 @@ class DistilledTaggerMixin(DistilledModelMixin):
                 self.vocab,
                 device,
             )
-            with torch.no_grad():
-                emissions, _ = tagger_emissions(model, inputs["tokens"])
-            emissions = emissions.index_select(-1, index.to(device))
-            return [(emissions[j, : lengths[i]],) for j, i in enumerate(rows)]
+            return tagger_teacher_outputs(model, inputs["tokens"], [lengths[i] for i in rows])
 
-        keys = None if words is None else [tuple(w) for w in words]
+        keys = None if words is None else tagger_keys(words)
         per_sentence = teacher.per_sentence(keys, compute, batch_size, device)
+        # cached in the teacher's own label order (student-independent, so one disk cache
+        # serves every student); re-ordered to the student's here
         emissions = mask.new_zeros(batch_size, mask.size(1), len(index), dtype=torch.float32)
         for i, (sentence,) in enumerate(per_sentence):
-            emissions[i, : sentence.size(0)] = sentence
+            emissions[i, : sentence.size(0)] = sentence.index_select(-1, index.to(device))
         with torch.no_grad():  # the teacher's transitions, in the student's label order
             aligned = permute_labels(tagger_scores(model, emissions[:, :0]), index)
         return TaggerScores(emissions, aligned.transitions, aligned.start, aligned.end)

@@ -24,6 +24,7 @@ from allennlp.models.archival import load_archive
 from allennlp.nn import util
 
 from allennlp_subkd.distillation.cache import TeacherCache, archive_digest
+from allennlp_subkd.distillation.disk_cache import TeacherDiskCache
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,13 @@ class FrozenTeacher:
         the teacher's vocabulary maps tokens to the same indices as the student's; rebuild
         them from `metadata["words"]` otherwise. `True` always rebuilds, `False` always
         reuses.
+    cache_mb, cache_dtype : see `TeacherCache` (the in-memory cache; `cache_mb = 0` turns
+        both caches off).
+    cache_dir : `str`, optional (default = `None`)
+        A directory for the persistent `TeacherDiskCache` of the teacher's per-sentence
+        outputs, shared by runs, seeds, objectives and processes; `None` keeps memory only.
+    cache_dir_mb : `float`, optional (default = `2048`)
+        The disk cache's bound in MiB.
     """
 
     def __init__(
@@ -56,6 +64,8 @@ class FrozenTeacher:
         reindex_inputs: Optional[bool] = None,
         cache_mb: float = 512.0,
         cache_dtype: str = "float32",
+        cache_dir: Optional[str] = None,
+        cache_dir_mb: float = 2048.0,
     ) -> None:
         self.archive_path = archive_path
         self.accepted_types = accepted_types
@@ -66,6 +76,9 @@ class FrozenTeacher:
         self._reuse: Optional[bool] = None
         self._label_maps: Dict[Tuple[str, str], torch.Tensor] = {}
         self.cache = TeacherCache(cache_mb, cache_dtype)
+        self.disk: Optional[TeacherDiskCache] = None
+        if cache_dir is not None and self.cache.enabled:
+            self.disk = TeacherDiskCache(cache_dir, cache_dir_mb, cache_dtype)
         self.digest: Optional[str] = None
         self._warned_uncached = False
 
@@ -154,13 +167,23 @@ class FrozenTeacher:
             return list(compute(list(range(batch_size))))
         keys = [(self.digest, key) for key in sentence_keys]
         found: List[Optional[Tuple[torch.Tensor, ...]]] = [self.cache.get(key) for key in keys]
+        disk = self.disk if self.disk is not None and self.disk.enabled else None
+        if disk is not None:
+            for i, entry in enumerate(found):
+                if entry is None:
+                    stored = disk.get(self.digest, sentence_keys[i])  # type: ignore[arg-type]
+                    if stored is not None:
+                        self.cache.put(keys[i], stored)
+                        found[i] = self.cache.peek(keys[i]) or stored
         missing = [i for i, entry in enumerate(found) if entry is None]
         if missing:
             for i, outputs in zip(missing, compute(missing)):
+                if disk is not None:
+                    disk.put(self.digest, sentence_keys[i], outputs)  # type: ignore[arg-type]
                 self.cache.put(keys[i], outputs)
-                # serve what the cache holds, so a sentence's targets never depend on
-                # whether it was a hit (float16 storage rounds)
-                found[i] = self.cache.peek(keys[i]) or outputs
+                # serve what the caches hold (float16 storage rounds), so a sentence's
+                # targets never depend on whether it was a hit
+                found[i] = self.cache.peek(keys[i]) or tuple(self.cache.stored(t) for t in outputs)
         return [
             tuple(t.to(device=device, dtype=torch.float32) if t.is_floating_point() else t.to(device)
                   for t in entry)  # type: ignore[union-attr]

@@ -76,6 +76,13 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         representations by one bilinear product. `0` turns the cache off.
     teacher_cache_dtype : `str`, optional (default = `"float32"`)
         `"float32"` stores the teacher's outputs exactly, `"float16"` in half the memory.
+    teacher_cache_dir : `str`, optional (default = `None`)
+        A directory for the persistent on-disk store of the teacher's per-sentence outputs
+        (`TeacherDiskCache`): shared by runs, seeds, objectives and processes, written
+        atomically, checked on reading; fill it ahead of training with
+        `allennlp fill-teacher-cache`. `None` caches in memory only.
+    teacher_cache_dir_mb : `float`, optional (default = `2048`)
+        Bound of the disk cache in MiB (least recently used entries are deleted beyond it).
     gold_loss : `str`, optional (default = `"local"`)
         `"local"`: the parser's own arc loss (per-word softmax over heads). `"tree"`: the arc
         loss is the tree-CRF negative log-likelihood of the gold tree,
@@ -105,6 +112,8 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         reindex_teacher_inputs: Optional[bool] = None,
         teacher_cache_mb: float = 512.0,
         teacher_cache_dtype: str = "float32",
+        teacher_cache_dir: Optional[str] = None,
+        teacher_cache_dir_mb: float = 2048.0,
         gold_loss: str = "local",
         tree: Optional[str] = None,
         **kwargs,
@@ -147,6 +156,8 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
             reindex_teacher_inputs,
             teacher_cache_mb,
             teacher_cache_dtype,
+            teacher_cache_dir,
+            teacher_cache_dir_mb,
         )
 
     def forward(  # type: ignore

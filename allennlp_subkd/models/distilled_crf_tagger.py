@@ -13,6 +13,7 @@ from allennlp_subkd.distillation.extract import tagger_scores
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
 from allennlp_subkd.distillation.tagging import TAGGER_TEACHERS, DistilledTaggerMixin
 from allennlp_subkd.models.nonempty import forward_nonempty
+from allennlp_subkd.modules.batched_viterbi_crf import BatchedViterbiConditionalRandomField
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,18 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         the words and the teacher archive's digest). `0` turns the cache off.
     teacher_cache_dtype : `str`, optional (default = `"float32"`)
         `"float32"` stores the teacher's scores exactly, `"float16"` in half the memory.
+    use_batched_viterbi : `bool`, optional (default = `True`)
+        Decode (in training for the metrics, in validation and in `predict`) with
+        `BatchedViterbiConditionalRandomField`, one batched recursion instead of the stock
+        per-sentence `viterbi_tags`: the same paths (tested, with BIO constraints and
+        `top_k`), several times faster. `False` keeps the stock decoder.
+    teacher_cache_dir : `str`, optional (default = `None`)
+        A directory for the persistent on-disk store of the teacher's per-sentence outputs
+        (`TeacherDiskCache`): shared by runs, seeds, objectives and processes, written
+        atomically, checked on reading; fill it ahead of training with
+        `allennlp fill-teacher-cache`. `None` caches in memory only.
+    teacher_cache_dir_mb : `float`, optional (default = `2048`)
+        Bound of the disk cache in MiB (least recently used entries are deleted beyond it).
     """
 
     default_predictor = "pretokenized_tagger"
@@ -70,9 +83,17 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         reindex_teacher_inputs: Optional[bool] = None,
         teacher_cache_mb: float = 512.0,
         teacher_cache_dtype: str = "float32",
+        teacher_cache_dir: Optional[str] = None,
+        teacher_cache_dir_mb: float = 2048.0,
+        use_batched_viterbi: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
+        if use_batched_viterbi:
+            # the same module (parameters, constraint buffers, state-dict keys) with the
+            # batched decoder: re-classed rather than rebuilt, since CrfTagger computed its
+            # constraints from the label encoding inside its constructor
+            self.crf.__class__ = BatchedViterbiConditionalRandomField
         if distillation is not None and kwargs.get("label_weights"):
             raise ConfigurationError(
                 "distilled_crf_tagger: label_weights (a weighted CRF) cannot be combined with "
@@ -86,6 +107,8 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
             reindex_teacher_inputs,
             teacher_cache_mb,
             teacher_cache_dtype,
+            teacher_cache_dir,
+            teacher_cache_dir_mb,
         )
 
     def forward(  # type: ignore

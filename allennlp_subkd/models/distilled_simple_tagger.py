@@ -31,7 +31,8 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
     vocab, text_field_embedder, encoder, **kwargs
         Exactly as `SimpleTagger` (`calculate_span_f1`, `label_encoding`, `label_namespace`,
         `verbose_metrics`, `initializer`, ...).
-    teacher_archive, distillation, reindex_teacher_inputs, teacher_cache_mb, teacher_cache_dtype
+    teacher_archive, distillation, reindex_teacher_inputs, teacher_cache_mb, teacher_cache_dtype,
+    teacher_cache_dir, teacher_cache_dir_mb
         As for `distilled_crf_tagger`.
     """
 
@@ -47,6 +48,8 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
         reindex_teacher_inputs: Optional[bool] = None,
         teacher_cache_mb: float = 512.0,
         teacher_cache_dtype: str = "float32",
+        teacher_cache_dir: Optional[str] = None,
+        teacher_cache_dir_mb: float = 2048.0,
         **kwargs,
     ) -> None:
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
@@ -58,6 +61,8 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
             reindex_teacher_inputs,
             teacher_cache_mb,
             teacher_cache_dtype,
+            teacher_cache_dir,
+            teacher_cache_dir_mb,
         )
 
     def forward(  # type: ignore
