@@ -104,10 +104,15 @@ def test_token_kd_is_kl_of_emission_softmaxes():
         assert kd[b].item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["sum", "mean", "token_mean"])
 @pytest.mark.parametrize("variant", ["emission", "bigram"])
-def test_sub_structure_is_squared_error_of_every_sub_structure(variant):
+def test_sub_structure_is_squared_error_of_every_sub_structure(variant, reduction):
     teacher, student = random_scores(True, 7), random_scores(True, 8)
-    kd = objective(type="sub_structure", variant=variant)(student, teacher, mask())
+    kd = objective(type="sub_structure", variant=variant, reduction=reduction)(student, teacher, mask())
+    per_token = C if variant == "emission" else C * C
+    # Lin et al.'s nn.MSELoss(reduction="mean"): every element of the padded batch counts
+    divisor = {"sum": 1, "mean": len(LENGTHS) * max(LENGTHS) * per_token,
+               "token_mean": sum(LENGTHS) * per_token}[reduction]
 
     def bigram_scores(s, b, n):
         """Every sub-structure score: (START, j) for t=1, (i, j) for t>1, (i, END)."""
@@ -127,6 +132,35 @@ def test_sub_structure_is_squared_error_of_every_sub_structure(variant):
             expected = sum(
                 float((x - y) ** 2) for x, y in zip(bigram_scores(student, b, n), bigram_scores(teacher, b, n))
             )
+        assert kd[b].item() == pytest.approx(expected / divisor, rel=1e-9, abs=1e-12)
+
+
+def test_sub_structure_mean_is_lin_et_al_mse_on_an_unpadded_batch():
+    """With no padding, `reduction="mean"` summed over the batch is exactly
+    `torch.nn.MSELoss(reduction="mean")` of the emissions (Lin et al.'s code)."""
+    g = torch.Generator().manual_seed(3)
+    student, teacher = (TaggerScores(torch.randn(2, 4, C, generator=g, dtype=torch.float64)) for _ in range(2))
+    full = torch.ones(2, 4, dtype=torch.bool)
+    kd = objective(type="sub_structure", reduction="mean")(student, teacher, full).sum()
+    expected = torch.nn.MSELoss(reduction="mean")(student.emissions, teacher.emissions)
+    assert kd.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_sub_structure_centre_ignores_per_token_offsets():
+    """Centring compares each token's scores up to a constant over its labels: adding any
+    per-token offset to the teacher changes nothing, and the value is the squared error of
+    the centred differences."""
+    teacher, student = random_scores(True, 9), random_scores(True, 10)
+    centred = objective(type="sub_structure", centre=True, reduction="sum")
+    kd = centred(student, teacher, mask())
+    shifted = TaggerScores(teacher.emissions + torch.randn(len(LENGTHS), max(LENGTHS), 1, dtype=torch.float64) * 50,
+                           teacher.transitions, teacher.start, teacher.end)
+    assert torch.allclose(kd, centred(student, shifted, mask()), rtol=1e-9, atol=1e-9)
+    for b, n in enumerate(LENGTHS):
+        expected = 0.0
+        for t in range(n):
+            d = student.emissions[b, t] - teacher.emissions[b, t]
+            expected += float(((d - d.mean()) ** 2).sum())
         assert kd[b].item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
@@ -193,6 +227,8 @@ def test_structural_kd_is_minimal_when_student_equals_teacher():
         ({"type": "posterior", "temperature": -1.0}, "temperature"),
         ({"type": "sub_structure", "temperature": 2.0}, "temperature"),
         ({"type": "sub_structure", "variant": "trigram"}, "trigram"),
+        ({"type": "sub_structure", "reduction": "median"}, "median"),
+        ({"type": "sub_structure", "variant": "bigram", "centre": True}, "centre"),
         ({"type": "top_k", "k": 0}, "k"),
         ({"type": "top_k", "weighting": "softmax"}, "softmax"),
         ({"type": "token", "anneal": -5}, "anneal"),

@@ -135,39 +135,76 @@ class SubStructureTaggerDistillation(TaggerDistillation):
 
     Registered as a `TaggerDistillation` with name "sub_structure".
 
-    Per sentence of n valid tokens, with `Δe = e_s - e_t` (`[n, labels]`):
+    With `Δe = e_s - e_t` (`[n, labels]` for a sentence of n valid tokens), the squared
+    errors are
 
-    - `variant="emission"`: `Σ_{t ≤ n} Σ_y Δe[t, y]²` (padding masked out; the paper's code
-      uses an unmasked MSE).
+    - `variant="emission"`: `Δe[t, y]²` for every valid token t and label y;
     - `variant="bigram"`: the squared error of every bigram score a CRF adds up,
-      `Σ_j (Δstart[j] + Δe[1, j])² + Σ_{2 ≤ t ≤ n} Σ_{i,j} (Δe[t, j] + ΔA[i, j])² + Σ_i Δend[i]²`.
+      `(Δstart[j] + Δe[1, j])²`, `(Δe[t, j] + ΔA[i, j])²` for 2 ≤ t ≤ n, and `Δend[i]²`.
       Both teacher and student must be CRFs.
 
-    Raw scores are compared, so there is no temperature. Lin et al. use `alpha = 0.9`.
+    With `centre`, each token's emission differences are first centred over the labels,
+    `Δe[t] - mean_y Δe[t]`: a CRF's distribution ignores a per-token constant added to all
+    labels, so the student is not asked to match an offset the teacher's predictions cannot
+    see (emission variant only).
+
+    The `reduction` turns the squared errors of a batch into one term mixed with the CRF's
+    negative log-likelihood (itself a **sum** over the batch):
+
+    - `"mean"` (default): Lin et al.'s released code, `nn.MSELoss(reduction='mean')` — the
+      sum of the batch's squared errors divided by the number of elements of the padded
+      batch, `batch × time × labels` (`× labels` again for bigrams); padding positions count
+      in the denominator but contribute no error (their code also matched the scores of
+      padding tokens, which means nothing for a masked CRF). The default was chosen by the
+      dev-set sweep of `benchmarks/sweep.py` (README "Choosing the defaults").
+    - `"token_mean"`: divided by the number of *valid* elements instead.
+    - `"sum"`: no division, a per-sentence sum (this objective's first formula; it makes the
+      KD term dominate the gold loss unless alpha is tiny).
+
+    Raw scores are compared, so there is no temperature. Lin et al. use `alpha = 0.9`
+    (`loss = 0.1 · nll + 0.9 · mse`).
 
     # Parameters
 
     variant : `str`, optional (default = `"emission"`)
         `"emission"` or `"bigram"`.
+    reduction : `str`, optional (default = `"mean"`)
+        `"mean"`, `"token_mean"` or `"sum"` (see above).
+    centre : `bool`, optional (default = `False`)
+        Centre each token's emission differences over the labels (emission variant only).
     alpha, anneal : see `DistillationObjective`.
     """
 
     uses_temperature = False
+    REDUCTIONS = ("mean", "token_mean", "sum")
 
-    def __init__(self, variant: str = "emission", **kwargs) -> None:
+    def __init__(
+        self, variant: str = "emission", reduction: str = "mean", centre: bool = False, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if variant not in ("emission", "bigram"):
             raise ConfigurationError(
                 f'sub_structure variant must be "emission" or "bigram", got {variant!r}'
             )
+        if reduction not in self.REDUCTIONS:
+            raise ConfigurationError(
+                f"sub_structure reduction must be one of {list(self.REDUCTIONS)}, got {reduction!r}"
+            )
+        if centre and variant != "emission":
+            raise ConfigurationError('sub_structure centre applies to variant "emission" only')
         self.variant = variant
+        self.reduction = reduction
+        self.centre = bool(centre)
         self.needs_crf_teacher = self.needs_crf_student = variant == "bigram"
 
     def per_sentence(self, student, teacher, mask):
-        diff = (student.emissions - teacher.emissions) * mask.unsqueeze(-1)
-        if self.variant == "emission":
-            return diff.pow(2).sum((1, 2))
+        diff = student.emissions - teacher.emissions
+        if self.centre:
+            diff = diff - diff.mean(-1, keepdim=True)
+        diff = diff * mask.unsqueeze(-1)
         num_labels = diff.size(-1)
+        if self.variant == "emission":
+            return self._reduce(diff.pow(2).sum((1, 2)), mask, num_labels)
         d_trans = student.transitions - teacher.transitions
         d_start = _difference(student.start, teacher.start, num_labels, diff)
         d_end = _difference(student.end, teacher.end, num_labels, diff)
@@ -183,7 +220,18 @@ class SubStructureTaggerDistillation(TaggerDistillation):
         )
         bigram = (bigram * pair_mask).sum(-1)
         last = d_end.pow(2).sum(-1) * mask[:, 0]
-        return first + bigram + last
+        return self._reduce(first + bigram + last, mask, num_labels * num_labels)
+
+    def _reduce(self, total: torch.Tensor, mask: torch.BoolTensor, per_token: int) -> torch.Tensor:
+        """Per-sentence sums → per-sentence shares of the batch term (their sum is the term):
+        `per_token` elements a token (labels, or label pairs for bigrams)."""
+        if self.reduction == "sum":
+            return total
+        if self.reduction == "mean":
+            count = mask.size(0) * mask.size(1) * per_token
+        else:
+            count = mask.sum() * per_token
+        return total / max(float(count), 1.0) if not torch.is_tensor(count) else total / count.clamp(min=1)
 
 
 def _difference(student, teacher, num_labels, like):
