@@ -115,7 +115,8 @@ def train(config: str, out: Path, overrides: Dict, log: Path, threads: int = 1) 
         logger.info("reusing finished run %s", out)
     else:
         shutil.rmtree(out, ignore_errors=True)
-        command = [sys.executable, "-m", "allennlp", "train", f"training_configs/{config}.jsonnet",
+        path = config if config.endswith((".json", ".jsonnet")) else f"training_configs/{config}.jsonnet"
+        command = [sys.executable, "-m", "allennlp", "train", path,
                    "-s", str(out), "-o", json.dumps(overrides), "--include-package", "allennlp_subkd"]
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         start = time.perf_counter()

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 from allennlp.commands.train import train_model_from_file
-from allennlp.common import Params
-from allennlp.data import Batch, DatasetReader, Vocabulary
-from allennlp.models import Model
+from allennlp.data import Batch
 from allennlp.nn.util import get_text_field_mask
 
-import allennlp_subkd  # noqa: F401
+from tests.distillation.test_cache import _model_and_batches
+import allennlp_subkd  # noqa: F401,E402
 from allennlp_subkd.commands.fill_teacher_cache import fill_teacher_cache
 from allennlp_subkd.distillation import disk_cache as disk_module
 from allennlp_subkd.distillation import parsing, tagging
@@ -398,18 +397,6 @@ def test_fill_teacher_cache_command_line(tmp_path):
 # ---------------------------------------------------------------------------- served values
 
 
-def _model_and_instances(config, data, **model_overrides):
-    params = Params.from_file(config, json.dumps({f"model.{k}": v for k, v in model_overrides.items()}))
-    reader = DatasetReader.from_params(params.pop("dataset_reader"))
-    instances = list(reader.read(data))
-    vocab = Vocabulary.from_instances(instances)
-    for instance in instances:
-        instance.index_fields(vocab)
-    model = Model.from_params(vocab=vocab, params=params.pop("model"))
-    model.train()
-    return model, instances
-
-
 def _tagger_scores(model, instances):
     tensors = Batch(instances).as_tensor_dict()
     mask = get_text_field_mask(tensors["tokens"])
@@ -436,14 +423,14 @@ def _parser_scores(model, instances):
 def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher, scores, dtype):
     settings = dict(config=config, data=data, teacher_archive=teacher)
     cached = dict(teacher_cache_dir=str(tmp_path), teacher_cache_dtype=dtype)
-    writer, instances = _model_and_instances(**settings, **cached)
+    writer, instances = _model_and_batches(**settings, **cached)
     written = scores(writer, instances)  # computes every sentence and writes it
     assert writer.teacher.disk.writes == len(instances) and writer.teacher.disk.hits == 0
-    reader, _ = _model_and_instances(**settings, **cached)  # a new run: empty memory cache
+    reader, _ = _model_and_batches(**settings, **cached)  # a new run: empty memory cache
     served = scores(reader, instances)
     assert reader.teacher.disk.hits == len(instances)
     assert reader.teacher.disk.misses == 0 and reader.teacher.disk.writes == 0
-    uncached, _ = _model_and_instances(**settings, teacher_cache_mb=0)
+    uncached, _ = _model_and_batches(**settings, teacher_cache_mb=0)
     assert uncached.teacher.disk is None
     direct = scores(uncached, instances)
     for w, s, d in zip(written, served, direct):
@@ -459,7 +446,7 @@ def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher,
     keys = [tuple(instance["metadata"]["words"]) for instance in instances]
     if config == DEP_STUDENT:
         keys = [(k, tuple(instance["metadata"]["pos"])) for k, instance in zip(keys, instances)]
-    fresh, _ = _model_and_instances(**settings, **cached)
+    fresh, _ = _model_and_batches(**settings, **cached)
     fresh.teacher.to(torch.device("cpu"))  # loads the archive (and its digest)
 
     def compute(rows):

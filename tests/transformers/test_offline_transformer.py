@@ -1,8 +1,6 @@
 """The offline transformer path: materialising a packaged model, naming it in configs, and a
 transformer as a teacher and as a student — all with a tiny BERT built by `tiny_bert`."""
 import json
-import os
-import sys
 import tarfile
 
 import pytest
