@@ -87,7 +87,9 @@ def render(path: Path) -> None:
         f"Test {label} in % (mean ± std over seeds {seeds}); teacher ({meta.get('teacher_config', 'teacher')}): one run. "
         f"Data: {data['train']['sentences']} training sentences ({subset}), "
         f"{data['dev']['sentences']} dev (model selection), {data['test']['sentences']} test sentences. "
-        f"Teacher: {meta['epochs']['teacher']} epochs; students: {meta['epochs']['student']} epochs; "
+        f"Teacher: {meta['epochs']['teacher']} epochs "
+        f"({sum(rows['teacher']['cached'][0]['epoch_seconds']) / 60:.0f} min of training epochs, validation excluded); "
+        f"students: {meta['epochs']['student']} epochs; "
         f"cache-cold timing runs: {meta['epochs']['timing']} epoch(s), first seed.",
         "`gap closed` = (KD − no KD) / (teacher − no KD). `s/epoch` = mean training-phase seconds of an epoch "
         "(validation excluded, measured inside each run); `× no KD` divides by the plain student's of the same seed "

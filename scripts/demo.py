@@ -59,16 +59,29 @@ TASKS = {
     },
 }
 
-#: what each row of the table is, in one sentence
+#: what each row of the table is (the measured outcome is appended)
 ROW_TEXT = {
-    "teacher": "the big model, trained once; its outputs are computed once more into the disk cache",
-    "plain student (no KD)": "the small model on the gold labels alone",
-    "sub-structure KD": "the small model also matching the teacher's local scores (Lin et al.)",
-    "structural KD": "the small model also fitting the teacher's whole-structure distribution (Wang et al.)",
+    "teacher": "the big model",
+    "plain student (no KD)": "the small model on gold labels alone",
+    "sub-structure KD": "+ matching the teacher's local scores (Lin et al.)",
+    "structural KD": "+ the teacher's whole-structure distribution (Wang et al.)",
 }
 
+
+def what_happened(label: str, test: float, teacher: float, plain: float, metric: str) -> str:
+    """One sentence: the row's role and what it measured against the others (test scores)."""
+    role = ROW_TEXT.get(label, label)
+    if label == "teacher":
+        return f"{role}: {test - plain:+.1f} {metric} over the plain student"
+    if label.startswith("plain"):
+        return f"{role}: the baseline ({test - teacher:+.1f} {metric} vs the teacher)"
+    gap = teacher - plain
+    closed = f", {100 * (test - plain) / gap:.0f} % of the gap closed" if gap > 0 else ""
+    return f"{role}: {test - plain:+.1f} {metric} vs the plain student{closed}"
+
 #: output of third-party code that says nothing about the demo
-NOISE = re.compile(r"^\[nltk_data\]|Warning:|warnings\.warn\(|^\s*$")
+NOISE = re.compile(r"^\[nltk_data\]|Warning:|warnings\.warn\(|^\s*$"
+                   r"|label namespace was 'pos'|patience was set to None")
 QUIET = {"ALLENNLP_LOG_LEVEL": "WARNING", "PYTHONWARNINGS": "ignore"}
 
 
@@ -156,8 +169,8 @@ def run_task(name: str, out: Path, epochs: Dict[str, int]) -> None:
     for student_line, teacher_line in zip(open(json_out), open(teacher_out)):
         for who, line in (("student", student_line), ("teacher", teacher_line)):
             result = json.loads(line)
-            labels = result.get("tags") or list(zip(result.get("predicted_heads", []),
-                                                    result.get("predicted_dependencies", [])))
+            labels = result.get("tags") or [f"{head}:{relation}" for head, relation in zip(
+                result.get("predicted_heads", []), result.get("predicted_dependencies", []))]
             print(f"  {who}: " + " ".join(f"{w}/{t}" for w, t in zip(result["words"], labels)))
 
 
@@ -166,15 +179,20 @@ def print_table(name: str, task: Dict, rows: List) -> None:
     header = ["model"]
     for label, _ in task["metrics"]:
         header += [f"dev {label}", f"test {label}"]
-    header += ["s/epoch", "x plain", "what it is"]
+    header += ["s/epoch", "x plain", "what happened (test)"]
     lines = [header]
+    metric, key = task["metrics"][-1]
+    teacher_score = 100 * rows[0][1].get(f"test_{key}", float("nan"))
+    plain_score = 100 * rows[1][1].get(f"test_{key}", float("nan"))
     for label, metrics in rows:
         line = [label]
         for _, key in task["metrics"]:
             line += [f"{100 * metrics[f'best_validation_{key}']:.2f}",
                      f"{100 * metrics.get(f'test_{key}', float('nan')):.2f}"]
         seconds = statistics.mean(metrics["epoch_seconds"])
-        line += [f"{seconds:.1f}", f"{seconds / plain:.2f}", ROW_TEXT.get(label, "")]
+        line += [f"{seconds:.1f}", f"{seconds / plain:.2f}",
+                 what_happened(label, 100 * metrics.get(f"test_{key}", float("nan")), teacher_score,
+                               plain_score, metric)]
         lines.append(line)
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     print(f"\n{name.upper()} on the shipped sample (dev = best epoch, test at that epoch; "
