@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test demo bench-kernels bench-ner bench-dep bench-install fixtures clean
+.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-ner-casing bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -43,6 +43,14 @@ bench-ner: bench-install
 
 bench-dep: bench-install
 	$(PY) benchmarks/run.py dep $(BENCH_ARGS)
+
+# Choosing the NER KD defaults on dev (needs the teacher: make bench-ner BENCH_ARGS=--only-teacher)
+# and the casing input of the transformer teacher: benchmarks/results/ner_{sweep,teacher_casing}.*
+bench-ner-sweep: bench-install
+	$(PY) benchmarks/sweep.py $(BENCH_ARGS)
+
+bench-ner-casing: bench-install
+	$(PY) benchmarks/teacher_casing.py $(BENCH_ARGS)
 
 # Kernel benchmark against pytorch-struct; writes benchmarks/results/kernels.{json,md}.
 bench-kernels: bench-install
