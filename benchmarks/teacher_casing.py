@@ -31,7 +31,8 @@ VARIANTS = {
                                           "vocab_namespace": None}}, 16),
     "character CNN (16 → 32 filters)": (
         {"token_characters": {"type": "characters", "min_padding_length": 3}},
-        {"token_characters": {"type": "character_encoding", "embedding": {"embedding_dim": 16},
+        {"token_characters": {"type": "character_encoding",
+                              "embedding": {"embedding_dim": 16, "vocab_namespace": "token_characters"},
                               "encoder": {"type": "cnn", "embedding_dim": 16, "num_filters": 32,
                                           "ngram_filter_sizes": [3]}}}, 32),
 }

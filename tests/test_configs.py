@@ -50,7 +50,9 @@ def test_config_trains_with_overridden_data(name, tmp_path):
         embedders = params["model"]["text_field_embedder"]["token_embedders"]
         overrides["dataset_reader.token_indexers.transformer.model_name"] = tiny_bert
         overrides["model.text_field_embedder.token_embedders.transformer.model_name"] = tiny_bert
-        overrides["model.encoder.input_dim"] = 8 + embedders.get("casing", {}).get("embedding_dim", 0)
+        extra = embedders.get("casing", {}).get("embedding_dim", 0) + \
+            embedders.get("token_characters", {}).get("encoder", {}).get("num_filters", 0)
+        overrides["model.encoder.input_dim"] = 8 + extra
     out = tmp_path / "out"
     model = train_model_from_file(f"training_configs/{name}.jsonnet", out, overrides=json.dumps(overrides))
     assert (out / "model.tar.gz").is_file()

@@ -32,7 +32,7 @@
     } + (if char_dim > 0 then {
            token_characters: {
              type: 'character_encoding',
-             embedding: { embedding_dim: char_dim },
+             embedding: { embedding_dim: char_dim, vocab_namespace: 'token_characters' },
              encoder: { type: 'cnn', embedding_dim: char_dim, num_filters: char_filters, ngram_filter_sizes: [3] },
            },
          } else {}),
@@ -43,30 +43,43 @@
   },
 
   // A pretrained transformer read offline (allennlp_subkd.pretrained): the config names the
-  // model, never a machine's path. all-MiniLM-L6-v2 is uncased; `casing` gives the casing back
-  // (one embedding per word: lower / Title / UPPER / mIxed / digits / ...).
+  // model, never a machine's path. all-MiniLM-L6-v2 is uncased; `casing` gives the casing back:
+  // 'chars' (a character CNN, 16-dim characters, 32 filters: the best on dev in
+  // benchmarks/results/ner_teacher_casing.md), 'embedding' (one 16-dim vector per casing class:
+  // lower / Title / UPPER / mIxed / digits / ...) or 'none'.
   transformer_name:: 'all-MiniLM-L6-v2',
-  transformer_indexers(name=$.transformer_name, casing=true):: {
+  casing_dims:: { none: 0, embedding: 16, chars: 32 },
+  transformer_indexers(name=$.transformer_name, casing='chars'):: {
     transformer: { type: 'offline_transformer_mismatched', model_name: name },
-  } + (if casing then { casing: { type: 'casing' } } else {}),
-  transformer_embedder(name=$.transformer_name, casing_dim=0, train=true):: {
+  } + {
+    none: {},
+    embedding: { casing: { type: 'casing' } },
+    chars: { token_characters: { type: 'characters', min_padding_length: 3 } },
+  }[casing],
+  transformer_embedder(name=$.transformer_name, casing='chars', train=true):: {
     token_embedders: {
       transformer: { type: 'offline_transformer_mismatched', model_name: name, train_parameters: train },
-    } + (if casing_dim > 0 then {
-           // fixed ids (CasingIndexer), so no vocabulary namespace to extend
-           casing: { type: 'embedding', embedding_dim: casing_dim, num_embeddings: 8, vocab_namespace: null },
-         } else {}),
+    } + {
+      none: {},
+      // fixed ids (CasingIndexer), so no vocabulary namespace to extend
+      embedding: { casing: { type: 'embedding', embedding_dim: 16, num_embeddings: 8, vocab_namespace: null } },
+      chars: { token_characters: {
+        type: 'character_encoding',
+        embedding: { embedding_dim: 16, vocab_namespace: 'token_characters' },
+        encoder: { type: 'cnn', embedding_dim: 16, num_filters: 32, ngram_filter_sizes: [3] },
+      } },
+    }[casing],
   },
   // A fine-tuned transformer + CRF tagger; the encoder passes the word vectors through.
-  transformer_crf_tagger(hidden=384, name=$.transformer_name, casing_dim=16, dropout=0.1):: {
+  transformer_crf_tagger(hidden=384, name=$.transformer_name, casing='chars', dropout=0.1):: {
     type: 'crf_tagger',
     label_encoding: 'BIO',
     constrain_crf_decoding: true,
     calculate_span_f1: true,
     dropout: dropout,
     include_start_end_transitions: true,
-    text_field_embedder: $.transformer_embedder(name, casing_dim),
-    encoder: { type: 'pass_through', input_dim: hidden + casing_dim },
+    text_field_embedder: $.transformer_embedder(name, casing),
+    encoder: { type: 'pass_through', input_dim: hidden + $.casing_dims[casing] },
   },
   // AdamW with a small learning rate for the transformer, a larger one for the rest, linear
   // warm-up then decay (BERT fine-tuning).
