@@ -30,13 +30,12 @@ CANDIDATES: List[Tuple[str, str, Dict]] = [
     ("sub_structure (emission)", "ner_sub_kd", {"reduction": "mean", "alpha": 0.5}),
     ("sub_structure (emission)", "ner_sub_kd", {"reduction": "mean", "alpha": 0.9}),
     ("sub_structure (emission)", "ner_sub_kd", {"reduction": "mean", "alpha": 0.99}),
+    ("sub_structure (emission)", "ner_sub_kd", {"reduction": "mean", "alpha": 0.999}),
     ("sub_structure (emission)", "ner_sub_kd", {"reduction": "mean", "alpha": 0.9, "centre": True}),
     ("sub_structure (emission)", "ner_sub_kd", {"reduction": "token_mean", "alpha": 0.9}),
     ("sub_structure (emission)", "ner_sub_kd", {"reduction": "sum", "alpha": 0.01}),
     ("sub_structure (bigram)", "ner_sub_kd_bigram", {"reduction": "mean", "alpha": 0.9}),
     ("sub_structure (bigram)", "ner_sub_kd_bigram", {"reduction": "mean", "alpha": 0.99}),
-    ("structural", "ner_struct_kd", {"alpha": 0.5}),
-    ("structural", "ner_struct_kd", {"alpha": 0.9}),
 ]
 
 
