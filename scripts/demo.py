@@ -210,16 +210,43 @@ def main() -> None:
     parser.add_argument("--out", default="demo_out")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--epochs", type=int, default=None, help="epochs for every model")
+    parser.add_argument("--sequential", action="store_true",
+                        help="one task after the other (default: with 2+ cores, parsing runs beside NER)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # One thread per run: on a busy 2-core machine torch's spinning OpenMP threads slow small
     # models down by an order of magnitude, and timings stay comparable.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    for name in args.tasks:
+    out = Path(args.out)
+    tasks = list(args.tasks)
+    background = None
+    if len(tasks) > 1 and not args.sequential and (os.cpu_count() or 1) >= 2:
+        # the later tasks run in a second process on the other core, quietly (their progress
+        # goes to a log); their tables are printed when the first task is done
+        later = tasks[1:]
+        tasks = tasks[:1]
+        for name in tasks:
+            TASKS[name]["teacher_threads"] = 1  # the other core is busy
+        (out / "background").mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, __file__, "--out", str(out), "--sequential", "--tasks", *later]
+        if args.epochs:
+            command += ["--epochs", str(args.epochs)]
+        logger.info("%s runs beside %s on the other core (progress: %s)", " and ".join(later),
+                    tasks[0], out / "background" / "progress.log")
+        background = subprocess.Popen(
+            command, stdout=open(out / "background" / "summary.txt", "w"),
+            stderr=open(out / "background" / "progress.log", "w"))
+    for name in tasks:
         epochs = dict(TASKS[name]["epochs"])
         if args.epochs:
             epochs = {k: args.epochs for k in epochs}
-        run_task(name, Path(args.out), epochs)
+        run_task(name, out, epochs)
+    if background is not None:
+        logger.info("waiting for the task running beside it ...")
+        code = background.wait()
+        print((out / "background" / "summary.txt").read_text(), end="")
+        if code != 0:
+            sys.exit(f"the background task failed (exit {code}): see {out / 'background' / 'progress.log'}")
 
 
 if __name__ == "__main__":
