@@ -227,11 +227,9 @@ class SubStructureTaggerDistillation(TaggerDistillation):
         `per_token` elements a token (labels, or label pairs for bigrams)."""
         if self.reduction == "sum":
             return total
-        if self.reduction == "mean":
-            count = mask.size(0) * mask.size(1) * per_token
-        else:
-            count = mask.sum() * per_token
-        return total / max(float(count), 1.0) if not torch.is_tensor(count) else total / count.clamp(min=1)
+        # "mean": every element of the padded batch; "token_mean": the valid ones
+        elements = torch.tensor(mask.numel()) if self.reduction == "mean" else mask.sum()
+        return total / (elements.to(total) * per_token).clamp(min=1)
 
 
 def _difference(student, teacher, num_labels, like):
