@@ -51,7 +51,8 @@ def test_config_trains_with_overridden_data(name, tmp_path):
         overrides["dataset_reader.token_indexers.transformer.model_name"] = tiny_bert
         overrides["model.text_field_embedder.token_embedders.transformer.model_name"] = tiny_bert
         extra = embedders.get("casing", {}).get("embedding_dim", 0) + \
-            embedders.get("token_characters", {}).get("encoder", {}).get("num_filters", 0)
+            embedders.get("token_characters", {}).get("encoder", {}).get("num_filters", 0) + \
+            params["model"].get("pos_tag_embedding", {}).get("embedding_dim", 0)
         overrides["model.encoder.input_dim"] = 8 + extra
     out = tmp_path / "out"
     model = train_model_from_file(f"training_configs/{name}.jsonnet", out, overrides=json.dumps(overrides))

@@ -186,6 +186,21 @@
   } + (if pos_dim > 0 then {
          pos_tag_embedding: { embedding_dim: pos_dim, vocab_namespace: 'pos' },
        } else {}),
+  // A fine-tuned transformer + UPOS embedding -> biaffine arc and relation scorers (the
+  // encoder passes the word vectors through). `distilled_biaffine_parser` without a teacher
+  // trains exactly as `biaffine_parser`, with the fast relation scorer.
+  transformer_biaffine_parser(hidden=384, name=$.transformer_name, casing='none', pos_dim=32,
+                              arc_dim=384, tag_dim=128, dropout=0.2, input_dropout=0.1):: {
+    type: 'distilled_biaffine_parser',
+    text_field_embedder: $.transformer_embedder(name, casing),
+    pos_tag_embedding: { embedding_dim: pos_dim, vocab_namespace: 'pos' },
+    encoder: { type: 'pass_through', input_dim: hidden + $.casing_dims[casing] + pos_dim },
+    arc_representation_dim: arc_dim,
+    tag_representation_dim: tag_dim,
+    dropout: dropout,
+    input_dropout: input_dropout,
+    use_mst_decoding_for_validation: true,
+  },
   // The one student architecture every parsing config shares (plain and distilled): words
   // and POS tags, no characters, a 1-layer BiLSTM.
   dep_student_dims:: { word_dim: 50, pos_dim: 16, hidden: 64, arc_dim: 100, tag_dim: 50 },

@@ -4,7 +4,7 @@ per-sentence outputs in a teacher disk cache, ahead of training.
 
     allennlp fill-teacher-cache TEACHER.tar.gz DATA --cache-dir DIR \\
         [--batch-size 32] [--cuda-device -1] [--dtype float32] [--max-mb 2048] \\
-        --include-package allennlp_subkd
+        [--relation-heads 2] --include-package allennlp_subkd
 
 The entries are exactly what a distilled model's training writes and reads (same keys, same
 per-sentence outputs), so a later `allennlp train` with `model.teacher_cache_dir: DIR` and
@@ -13,7 +13,7 @@ in the cache are skipped, so an interrupted fill resumes where it stopped.
 """
 import argparse
 import logging
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from allennlp.commands.subcommand import Subcommand
@@ -25,7 +25,13 @@ from allennlp.nn import util
 
 from allennlp_subkd.distillation.cache import archive_digest
 from allennlp_subkd.distillation.disk_cache import TeacherDiskCache
-from allennlp_subkd.distillation.parsing import PARSER_TEACHERS, parser_keys, parser_teacher_outputs
+from allennlp_subkd.distillation.parsing import (
+    CACHED_RELATION_HEADS,
+    PARSER_TEACHERS,
+    cached_relation_heads,
+    parser_keys,
+    parser_teacher_outputs,
+)
 from allennlp_subkd.distillation.tagging import TAGGER_TEACHERS, tagger_keys, tagger_teacher_outputs
 
 logger = logging.getLogger(__name__)
@@ -51,13 +57,18 @@ class FillTeacherCache(Subcommand):
                                help="storage precision (the students' teacher_cache_dtype)")
         subparser.add_argument("--max-mb", type=float, default=2048.0,
                                help="bound of the cache in MiB (the students' teacher_cache_dir_mb)")
+        subparser.add_argument("--relation-heads", type=int, default=CACHED_RELATION_HEADS,
+                               help="parsers: cache the relation scores at the teacher's K best "
+                                    "heads per word, what objectives with relation_heads <= K read "
+                                    f"(default {CACHED_RELATION_HEADS}, our objectives' default); 0: "
+                                    "the relation representations, for relation_heads null")
         subparser.set_defaults(func=fill_teacher_cache_from_args)
         return subparser
 
 
 def fill_teacher_cache_from_args(args: argparse.Namespace) -> Dict[str, int]:
     return fill_teacher_cache(args.archive_file, args.input_file, args.cache_dir, args.batch_size,
-                              args.cuda_device, args.dtype, args.max_mb)
+                              args.cuda_device, args.dtype, args.max_mb, args.relation_heads or None)
 
 
 def fill_teacher_cache(
@@ -68,10 +79,16 @@ def fill_teacher_cache(
     cuda_device: int = -1,
     dtype: str = "float32",
     max_mb: float = 2048.0,
+    relation_heads: Optional[int] = CACHED_RELATION_HEADS,
 ) -> Dict[str, int]:
-    """Fill `cache_dir`; returns counts of `sentences`, `computed` and `cached` (already there)."""
+    """Fill `cache_dir`; returns counts of `sentences`, `computed` and `cached` (already there).
+    For a parser, `relation_heads` is the objective's (`None`: every pair): the entries are the
+    ones a student with that objective reads (`cached_relation_heads`)."""
     if batch_size < 1:
         raise ConfigurationError(f"--batch-size must be >= 1, got {batch_size}")
+    if relation_heads is not None and relation_heads < 1:
+        raise ConfigurationError(f"--relation-heads must be >= 1 (or 0 for every pair), got {relation_heads}")
+    relation_heads = cached_relation_heads(relation_heads)
     archive = load_archive(archive_file, cuda_device=cuda_device)
     model = archive.model
     if isinstance(model, PARSER_TEACHERS):
@@ -99,7 +116,8 @@ def fill_teacher_cache(
         if kind == "tagger":
             keys = tagger_keys(words)
         else:
-            keys = parser_keys(words, [instance["metadata"]["pos"] for instance in batch_instances])
+            keys = parser_keys(words, [instance["metadata"]["pos"] for instance in batch_instances],
+                               relation_heads)
         todo = [j for j, key in enumerate(keys) if disk.get(digest, key) is None]
         counts["cached"] += len(keys) - len(todo)
         if not todo:
@@ -111,7 +129,8 @@ def fill_teacher_cache(
             outputs = tagger_teacher_outputs(model, tensors["tokens"], [len(words[j]) for j in todo])
         else:
             outputs = parser_teacher_outputs(model, tensors["words"], tensors["pos_tags"],
-                                             tensors.get("metadata"), [len(words[j]) + 1 for j in todo])
+                                             tensors.get("metadata"), [len(words[j]) + 1 for j in todo],
+                                             relation_heads)
         for j, output in zip(todo, outputs):
             disk.put(digest, keys[j], output)
         counts["computed"] += len(todo)

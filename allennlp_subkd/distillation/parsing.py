@@ -12,11 +12,13 @@ uses (after its variational dropout):
 - the outputs of `_dropout` whose input is the output of `head_tag_feedforward` /
   `child_tag_feedforward`: the head and dependent relation representations.
 
-The relation scores of *every* pair (d, h) then come from `tag_bilinear`'s weight and bias,
+The relation scores of a pair (d, h) then come from `tag_bilinear`'s weight and bias,
 
     labels[b, d, h, r] = Σ_ij head_rep[b, h, i] W[r, i, j] child_rep[b, d, j] + bias[r],
 
-the same bilinear form `_get_head_tags` applies to the (gold or predicted) heads only.
+the same bilinear form `_get_head_tags` applies to the (gold or predicted) heads only: at
+every pair (`bilinear_pairs`, for objectives with `relation_heads = None`) or only at the
+teacher's k best heads of each dependent (`bilinear_at`), for the teacher and the student.
 """
 import contextlib
 from dataclasses import dataclass
@@ -27,8 +29,10 @@ from allennlp.models import Model
 from allennlp_models.structured_prediction import BiaffineDependencyParser
 
 from allennlp_subkd.distillation.batch import select_rows
+from allennlp_subkd.distillation.objectives.parsing import teacher_label_heads, valid_arcs
 from allennlp_subkd.distillation.scores import ParserScores
 from allennlp_subkd.distillation.student import DistilledModelMixin
+from allennlp_subkd.modules.fast_bilinear import bilinear_at, bilinear_pairs
 
 #: what can teach a parser: biaffine parsers, and so the distilled parsers too
 PARSER_TEACHERS = (BiaffineDependencyParser,)
@@ -53,12 +57,16 @@ class CapturedParser:
                 "version's BiaffineDependencyParser is not supported"
             )
 
-    def scores(self, model: Model, mask: torch.Tensor) -> ParserScores:
+    def scores(
+        self, model: Model, mask: torch.Tensor, label_heads: Optional[torch.LongTensor] = None
+    ) -> ParserScores:
         """`ParserScores` (relations in the model's own label order) with `mask` (ROOT and
-        the words, `[batch, n+1]`)."""
+        the words, `[batch, n+1]`); relation scores at every pair, or only at `label_heads
+        [batch, n+1, k]`."""
         self.check(model)
-        labels = pair_label_scores(model.tag_bilinear, self.head_tags, self.child_tags)
-        return ParserScores(self.arcs, labels, mask.bool())
+        return relation_scores(
+            model.tag_bilinear, self.arcs, self.head_tags, self.child_tags, mask, label_heads
+        )
 
 
 @contextlib.contextmanager
@@ -105,24 +113,55 @@ def pair_label_scores(
     """`[batch, n+1, n+1, relations]`: `bilinear(head_tags[b, h], child_tags[b, d])` for every
     dependent d and head h (what `BiaffineDependencyParser._get_head_tags` computes for one
     head per word), in two contractions without expanding the pairs."""
-    # [batch, h, relations, j] = Σ_i head[b, h, i] W[r, i, j]
-    projected = torch.einsum("bhi,rij->bhrj", head_tags, bilinear.weight)
-    labels = torch.einsum("bhrj,bdj->bdhr", projected, child_tags)
-    if bilinear.bias is not None:
-        labels = labels + bilinear.bias
-    return labels
+    return bilinear_pairs(bilinear, head_tags, child_tags)
+
+
+def relation_scores(
+    bilinear: torch.nn.Bilinear,
+    arcs: torch.Tensor,
+    head_tags: torch.Tensor,
+    child_tags: torch.Tensor,
+    mask: torch.Tensor,
+    label_heads: Optional[torch.LongTensor] = None,
+) -> ParserScores:
+    """`ParserScores` of a biaffine parser from its arc scores and relation representations:
+    the relation scores of every pair, or only at `label_heads [batch, n+1, k]`."""
+    if label_heads is None:
+        labels = bilinear_pairs(bilinear, head_tags, child_tags)
+    else:
+        labels = bilinear_at(bilinear, head_tags, child_tags, label_heads)
+    return ParserScores(arcs, labels, mask.bool(), label_heads)
 
 
 def permute_relations(scores: ParserScores, index: torch.LongTensor) -> ParserScores:
     """Re-order the relation axis: `new[..., i] = old[..., index[i]]`."""
     return ParserScores(
-        scores.arcs, scores.labels.index_select(-1, index.to(scores.labels.device)), scores.mask
+        scores.arcs,
+        scores.labels.index_select(-1, index.to(scores.labels.device)),
+        scores.mask,
+        scores.label_heads,
     )
 
 
-def parser_keys(sentences: List[List[str]], tags: List[List[str]]) -> List[Tuple[Tuple[str, ...], ...]]:
-    """The cache key of each sentence for a parser teacher: its words and POS tags."""
-    return [(tuple(w), tuple(t)) for w, t in zip(sentences, tags)]
+#: the fewest of the teacher's best heads per word whose relation scores are cached (objectives
+#: needing one or two heads share the entries; more heads get entries of their own)
+CACHED_RELATION_HEADS = 2
+
+
+def cached_relation_heads(relation_heads: Optional[int]) -> Optional[int]:
+    """How many of the teacher's best heads per word a cache entry holds relation scores for,
+    for an objective needing `relation_heads` (`None`: every pair, from the representations)."""
+    return None if relation_heads is None else max(relation_heads, CACHED_RELATION_HEADS)
+
+
+def parser_keys(
+    sentences: List[List[str]], tags: List[List[str]], relation_heads: Optional[int] = None
+) -> List[Tuple[Any, ...]]:
+    """The cache key of each sentence for a parser teacher: its words and POS tags, and the
+    number of heads per word its cached relation scores cover (`cached_relation_heads`;
+    absent for entries that hold the relation representations)."""
+    extra = () if relation_heads is None else (relation_heads,)
+    return [(tuple(w), tuple(t), *extra) for w, t in zip(sentences, tags)]
 
 
 def parser_teacher_outputs(
@@ -131,18 +170,44 @@ def parser_teacher_outputs(
     pos_tags: torch.LongTensor,
     metadata: Optional[List[Dict[str, Any]]],
     lengths: List[int],
+    relation_heads: Optional[int] = None,
 ) -> List[Tuple[torch.Tensor, ...]]:
-    """What a parser teacher contributes per sentence (and what its caches store): its arc
-    scores `[n+1, n+1]` and head / dependent relation representations `[n+1, dim]` (`lengths`
-    count ROOT). The `[n+1, n+1, relations]` relation scores are rebuilt from the
-    representations by one bilinear product: far less memory. The teacher decodes greedily
-    (only its scores are used)."""
+    """
+    What a parser teacher contributes per sentence (and what its caches store), `n` = the
+    sentence's length with ROOT (`lengths`):
+
+    - `relation_heads = None`: its arc scores `[n, n]` and head / dependent relation
+      representations `[n, dim]`, from which the relation scores of any pair are rebuilt by
+      one bilinear product;
+    - `relation_heads = K`: its arc scores `[n, n]`, its K best heads of each word `[n, K']`
+      (`teacher_label_heads`, best first, `K' = min(K, n)`) and its relation scores there
+      `[n, K', relations]`, in its own label order: no bilinear product at all when read back,
+      and `K · relations` numbers a word instead of `2 · dim`.
+
+    The teacher decodes greedily (only its scores are used).
+    """
     model.use_mst_decoding_for_validation = False
     with torch.no_grad(), capture_parser_scores(model) as captured:
         model(words=words, pos_tags=pos_tags, metadata=metadata)
         captured.check(model)
+        if relation_heads is not None:
+            mask = torch.arange(captured.arcs.size(1), device=captured.arcs.device).unsqueeze(0) < \
+                torch.tensor(lengths, device=captured.arcs.device).unsqueeze(1)
+            heads = teacher_label_heads(captured.arcs, mask, relation_heads)
+            # slots without a valid arc (ROOT's row, words with fewer valid heads) point at the
+            # word itself, a self-loop, so that they stay invalid in any batch
+            itself = torch.arange(heads.size(1), device=heads.device).view(1, -1, 1).expand_as(heads)
+            heads = torch.where(valid_arcs(mask).gather(-1, heads), heads, itself)
+            labels = bilinear_at(model.tag_bilinear, captured.head_tags, captured.child_tags, heads)
+    if relation_heads is None:
+        return [
+            (captured.arcs[j, :n, :n], captured.head_tags[j, :n], captured.child_tags[j, :n])
+            for j, n in enumerate(lengths)
+        ]
+    # a sentence shorter than the batch keeps its best min(K, n) heads, all inside it
     return [
-        (captured.arcs[j, :n, :n], captured.head_tags[j, :n], captured.child_tags[j, :n])
+        (captured.arcs[j, :n, :n], heads[j, :n, : min(relation_heads, n)],
+         labels[j, :n, : min(relation_heads, n)])
         for j, n in enumerate(lengths)
     ]
 
@@ -156,11 +221,13 @@ class DistilledParserMixin(DistilledModelMixin):
         pos_tags: torch.LongTensor,
         metadata: List[Dict[str, Any]],
         mask: torch.BoolTensor,
+        relation_heads: Optional[int] = None,
     ) -> ParserScores:
         """The teacher's arc and relation scores for this batch, relations in the student's
-        order, padded or cut to the student's length, without gradients. The teacher decodes
-        greedily (it is in eval mode, and Chu-Liu-Edmonds would be a Python loop for
-        nothing: only its scores are used)."""
+        order, padded or cut to the student's length, without gradients: relations at every
+        pair, or (`relation_heads = k`) only at its k best heads of each dependent
+        (`teacher_label_heads`). The teacher decodes greedily (it is in eval mode, and
+        Chu-Liu-Edmonds would be a Python loop for nothing: only its scores are used)."""
         teacher = self._teacher
         device = mask.device
         model = teacher.to(device)
@@ -170,7 +237,10 @@ class DistilledParserMixin(DistilledModelMixin):
         lengths = mask.sum(-1).tolist()  # ROOT included
         batch_size = mask.size(0)
 
-        def compute(rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
+        def compute_for(cached: Optional[int]):
+            return lambda rows: compute(rows, cached)
+
+        def compute(rows: List[int], cached: Optional[int]) -> List[Tuple[torch.Tensor, ...]]:
             inputs = teacher.inputs(
                 {"words": select_rows(words, rows, batch_size),
                  "pos_tags": select_rows(pos_tags, rows, batch_size)},
@@ -182,32 +252,52 @@ class DistilledParserMixin(DistilledModelMixin):
             )
             return parser_teacher_outputs(
                 model, inputs["words"], inputs["pos_tags"],
-                select_rows(metadata, rows, batch_size), [lengths[i] for i in rows],
+                select_rows(metadata, rows, batch_size), [lengths[i] for i in rows], cached,
             )
 
-        keys = None if sentences is None else parser_keys(sentences, tags)
-        per_sentence = teacher.per_sentence(keys, compute, batch_size, device)
+        cached = cached_relation_heads(relation_heads)
+        keys = None if sentences is None else parser_keys(sentences, tags, cached)
+        per_sentence = teacher.per_sentence(keys, compute_for(cached), batch_size, device)
         length = mask.size(1)
         arcs = mask.new_zeros(batch_size, length, length, dtype=torch.float32)
-        dim = per_sentence[0][1].size(-1)
-        head_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
-        child_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
-        for i, (sentence_arcs, sentence_heads, sentence_children) in enumerate(per_sentence):
-            n = sentence_arcs.size(0)
-            arcs[i, :n, :n] = sentence_arcs
-            head_tags[i, :n] = sentence_heads
-            child_tags[i, :n] = sentence_children
+        for i, entry in enumerate(per_sentence):
+            n = entry[0].size(0)
+            arcs[i, :n, :n] = entry[0]
         with torch.no_grad():
-            labels = pair_label_scores(model.tag_bilinear, head_tags, child_tags)
-        return permute_relations(ParserScores(arcs, labels, mask.bool()), index)
+            if relation_heads is None:
+                dim = per_sentence[0][1].size(-1)
+                head_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
+                child_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
+                for i, (_, sentence_heads, sentence_children) in enumerate(per_sentence):
+                    n = sentence_heads.size(0)
+                    head_tags[i, :n] = sentence_heads
+                    child_tags[i, :n] = sentence_children
+                scores = relation_scores(model.tag_bilinear, arcs, head_tags, child_tags, mask)
+            else:
+                k = min(relation_heads, length)
+                relations = per_sentence[0][2].size(-1)
+                # unused slots point at the word itself: a self-loop, never a valid arc
+                heads = torch.arange(length, device=device).view(1, length, 1).repeat(batch_size, 1, k)
+                labels = mask.new_zeros(batch_size, length, k, relations, dtype=torch.float32)
+                for i, (_, sentence_heads, sentence_labels) in enumerate(per_sentence):
+                    n, stored = sentence_heads.shape
+                    used = min(k, stored)
+                    heads[i, :n, :used] = sentence_heads[:, :used]
+                    labels[i, :n, :used] = sentence_labels[:, :used]
+                scores = ParserScores(arcs, labels, mask.bool(), heads)
+        return permute_relations(scores, index)
 
     def _parser_distillation(
         self,
-        student: ParserScores,
+        student: CapturedParser,
+        mask: torch.BoolTensor,
         words: Dict[str, Dict[str, torch.Tensor]],
         pos_tags: torch.LongTensor,
         metadata: List[Dict[str, Any]],
     ) -> torch.Tensor:
-        """The per-sentence KD term `[batch]` of this batch."""
-        teacher = self._teacher_parser_scores(words, pos_tags, metadata, student.mask)
-        return self._distillation(student, teacher)
+        """The per-sentence KD term `[batch]` of this batch, from the student's captured
+        forward pass: the teacher's scores first, then the student's relation scores at the
+        pairs the objective compares (`relation_heads`)."""
+        k = self._distillation.relation_heads
+        teacher = self._teacher_parser_scores(words, pos_tags, metadata, mask, k)
+        return self._distillation(student.scores(self, mask, teacher.label_heads), teacher)

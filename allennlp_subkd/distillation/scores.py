@@ -52,11 +52,29 @@ class ParserScores:
 
     arcs : `[batch, n+1, n+1]`, `arcs[b, d, h]` the score of head h -> dependent d, ROOT at 0
         (the layout of `BiaffineDependencyParser`'s `attended_arcs`).
-    labels : `[batch, n+1, n+1, relations]`, `labels[b, d, h, r]` the score of relation r for
-        the arc h -> d, relations in the *student's* label order.
+    labels : the relation scores, relations in the *student's* label order. Dense
+        (`label_heads` is `None`): `[batch, n+1, n+1, relations]`, `labels[b, d, h, r]` the
+        score of relation r for the arc h -> d. Sparse: `[batch, n+1, k, relations]`,
+        `labels[b, d, s, r]` the score of relation r for the arc `label_heads[b, d, s]` -> d.
     mask : `[batch, n+1]` bool, ROOT and the real words.
+    label_heads : `[batch, n+1, k]` long, optional: the k heads of each dependent at which
+        `labels` are given (student and teacher of one batch share them). Slots whose arc is
+        not valid (a sentence with fewer than k possible heads, padding, ROOT's row) hold some
+        index and are masked by the objectives.
     """
 
     arcs: torch.Tensor
     labels: torch.Tensor
     mask: torch.Tensor
+    label_heads: Optional[torch.Tensor] = None
+
+    @property
+    def sparse(self) -> bool:
+        return self.label_heads is not None
+
+    def at_label_pairs(self, values: torch.Tensor) -> torch.Tensor:
+        """`values [batch, n+1, n+1]` (one per arc) at the pairs `labels` is given for:
+        `[batch, n+1, k]` gathered at `label_heads`, or `values` itself when dense."""
+        if self.label_heads is None:
+            return values
+        return values.gather(-1, self.label_heads)

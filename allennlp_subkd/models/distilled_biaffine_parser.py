@@ -22,6 +22,7 @@ from allennlp_subkd.distillation.parsing import (
 )
 from allennlp_subkd.models.attachment_scores import WorkerSafeAttachmentScores
 from allennlp_subkd.models.nonempty import forward_nonempty
+from allennlp_subkd.modules.fast_bilinear import FastBilinear
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,11 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         `"projective"` (Eisner). `None` takes the structural objective's `tree`, else
         `"nonprojective"`. Only valid with `gold_loss: "tree"`, and it must agree with a
         structural objective's `tree`.
+    fast_relation_scorer : `bool`, optional (default = `True`)
+        Score relations with `FastBilinear` (one matrix product and an elementwise product)
+        instead of `torch.nn.Bilinear`, which materialises outer products on the CPU: the same
+        parameters, state-dict keys and scores (archives and a stock `biaffine_parser`'s
+        weights load unchanged), several times faster in training and MST decoding.
     """
 
     default_predictor = "pretokenized_parser"
@@ -116,6 +122,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         teacher_cache_dir_mb: float = 2048.0,
         gold_loss: str = "local",
         tree: Optional[str] = None,
+        fast_relation_scorer: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(
@@ -126,6 +133,9 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
             arc_representation_dim,
             **kwargs,
         )
+        if fast_relation_scorer:
+            # same parameters and state-dict keys: only the forward computation changes
+            self.tag_bilinear.__class__ = FastBilinear
         # the stock metric cannot aggregate across distributed workers (see its docstring)
         self._attachment_scores = WorkerSafeAttachmentScores()
         if gold_loss not in ("local", "tree"):
@@ -185,6 +195,16 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
     def _forward(
         self, tokens, metadata=None, pos_tags=None, head_tags=None, head_indices=None
     ) -> Dict[str, torch.Tensor]:
+        if isinstance(self.tag_bilinear, FastBilinear):
+            # the loss, greedy decoding and KD score relations against the same dependent
+            # vectors: one projection of them for all
+            with self.tag_bilinear.sharing_projection():
+                return self._scored_forward(tokens, metadata, pos_tags, head_tags, head_indices)
+        return self._scored_forward(tokens, metadata, pos_tags, head_tags, head_indices)
+
+    def _scored_forward(
+        self, tokens, metadata=None, pos_tags=None, head_tags=None, head_indices=None
+    ) -> Dict[str, torch.Tensor]:
         tree_loss = self._gold_loss == "tree" and head_indices is not None and head_tags is not None
         if not (tree_loss or self._distilling):
             return super().forward(tokens, pos_tags, metadata, head_tags, head_indices)
@@ -198,10 +218,17 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
             output["arc_loss"] = arc_nll.sum() / num_words
             output["loss"] = output["arc_loss"] + output["tag_loss"]
         if self._distilling:
-            student = captured.scores(self, mask)
-            kd = self._parser_distillation(student, tokens, pos_tags, metadata)
+            kd = self._parser_distillation(captured, mask, tokens, pos_tags, metadata)
             self._mix_distillation(output, kd.sum() / num_words)
         return output
+
+    def _mst_decode(self, head_tag_representation, child_tag_representation, attended_arcs, mask):
+        """`BiaffineDependencyParser._mst_decode`, its relation scores of all pairs computed from
+        the `n` head and dependent vectors instead of `n²` expanded pairs (fast scorer only)."""
+        if not isinstance(self.tag_bilinear, FastBilinear):
+            return super()._mst_decode(head_tag_representation, child_tag_representation, attended_arcs, mask)
+        with self.tag_bilinear.pairs_of(head_tag_representation, child_tag_representation):
+            return super()._mst_decode(head_tag_representation, child_tag_representation, attended_arcs, mask)
 
     def make_output_human_readable(
         self, output_dict: Dict[str, torch.Tensor]

@@ -13,6 +13,12 @@ from allennlp_subkd.distillation.objectives.parsing import (
     ParserDistillation,
     gold_tree_nll,
     gold_tree_problems,
+    head_log_probs,
+    label_kl,
+    relation_mass_excluded,
+    teacher_label_heads,
+    tree_distribution,
+    valid_arcs,
 )
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
 from allennlp_subkd.distillation.scores import ParserScores
@@ -175,22 +181,166 @@ def test_local_is_zero_when_the_student_copies_the_teacher_up_to_a_shift_per_wor
 # --------------------------------------------------------------------------- sub_structure
 
 
-@pytest.mark.parametrize("label_pairs", ["all", "teacher_heads"])
-def test_sub_structure_against_loops(label_pairs):
+def transformed(arcs, b, d, heads, how):
+    """The arc scores of word d over its valid heads, as sub_structure's `arc_scores` says."""
+    row = arcs[b, d, torch.tensor(heads)]
+    if how == "centred":
+        row = row - row.mean()
+    elif how == "log_softmax":
+        row = row.log_softmax(-1)
+    return dict(zip(heads, row.tolist()))
+
+
+def best_heads(teacher, b, d, heads, k):
+    return sorted(heads, key=lambda h: -teacher.arcs[b, d, h].item())[:k]
+
+
+@pytest.mark.parametrize("arc_scores", ["raw", "centred", "log_softmax"])
+@pytest.mark.parametrize("arc_pairs, arc_heads", [("all", 2), ("teacher_heads", 1), ("teacher_heads", 2), ("teacher_heads", 9)])
+@pytest.mark.parametrize("label_pairs, relation_heads", [("all", 1), ("teacher_heads", 1), ("teacher_heads", 2), ("none", 1)])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("label_scores", ["raw", "log_softmax"])
+def test_sub_structure_against_loops(arc_scores, arc_pairs, arc_heads, label_pairs, relation_heads, reduction,
+                                     label_scores):
     student, teacher = random_scores(8), random_scores(9)
-    kd = objective(type="sub_structure", label_pairs=label_pairs)(student, teacher)
+    kd = objective(
+        type="sub_structure", arc_scores=arc_scores, arc_pairs=arc_pairs, arc_heads=arc_heads,
+        label_pairs=label_pairs, relation_heads=relation_heads, reduction=reduction,
+        label_scores=label_scores,
+    )(student, teacher)
+
+    def relation(scores, b, d, h):
+        row = scores.labels[b, d, h]
+        return row.log_softmax(-1) if label_scores == "log_softmax" else row
+
     for b in range(len(LENGTHS)):
         total = 0.0
         for d, heads in heads_of(b).items():
-            for h in heads:
-                total += (student.arcs[b, d, h] - teacher.arcs[b, d, h]).item() ** 2
-            if label_pairs == "all":
-                pairs = heads
+            s_arc = transformed(student.arcs, b, d, heads, arc_scores)
+            t_arc = transformed(teacher.arcs, b, d, heads, arc_scores)
+            arcs = heads if arc_pairs == "all" else best_heads(teacher, b, d, heads, arc_heads)
+            arc_errors = [(s_arc[h] - t_arc[h]) ** 2 for h in arcs]
+            pairs = heads if label_pairs == "all" else best_heads(teacher, b, d, heads, relation_heads)
+            if label_pairs == "none":
+                pairs = []
+            label_errors = [((relation(student, b, d, h)[r] - relation(teacher, b, d, h)[r]) ** 2).item()
+                            for h in pairs for r in range(R)]
+            if reduction == "sum":
+                total += sum(arc_errors) + sum(label_errors)
             else:
-                pairs = [max(heads, key=lambda h: teacher.arcs[b, d, h].item())]
-            for h in pairs:
-                total += ((student.labels[b, d, h] - teacher.labels[b, d, h]) ** 2).sum().item()
-        assert kd[b].item() == pytest.approx(total, rel=1e-12, abs=1e-12)
+                total += sum(arc_errors) / len(arc_errors) + sum(label_errors) / max(1, len(label_errors))
+        assert kd[b].item() == pytest.approx(total, rel=1e-9, abs=1e-12)
+
+
+def test_sub_structure_log_softmax_and_centred_ignore_a_shift_per_word():
+    teacher = random_scores(17)
+    shift = torch.randn(len(LENGTHS), max(LENGTHS) + 1, 1, dtype=torch.float64)
+    student = ParserScores(teacher.arcs + shift, teacher.labels, teacher.mask)
+    for arc_scores in ("centred", "log_softmax"):
+        kd = objective(type="sub_structure", arc_scores=arc_scores, arc_pairs="all")(student, teacher)
+        assert torch.allclose(kd, torch.zeros_like(kd), atol=1e-10)
+    raw = objective(type="sub_structure", arc_scores="raw", arc_pairs="all")(student, teacher)
+    assert (raw[: LENGTHS.index(0)] > 0).all()
+
+
+# --------------------------------------------------------------------------- sparse relation terms
+
+
+def sparse(scores: ParserScores, heads: torch.LongTensor) -> ParserScores:
+    """The same scores with the relation scores only at `heads [batch, n+1, k]`."""
+    index = heads.unsqueeze(-1).expand(-1, -1, -1, scores.labels.size(-1))
+    return ParserScores(scores.arcs, scores.labels.gather(2, index), scores.mask, heads)
+
+
+SPARSE_OBJECTIVES = [
+    {"type": "local", "temperature": 2.0},
+    {"type": "structural", "tree": "nonprojective"},
+    {"type": "structural", "tree": "projective", "temperature": 0.5},
+    {"type": "sub_structure", "label_pairs": "teacher_heads", "relation_heads": 2},
+]
+
+
+@pytest.mark.parametrize("params", SPARSE_OBJECTIVES, ids=lambda p: "-".join(str(v) for v in p.values()))
+def test_relation_terms_at_every_head_equal_the_dense_ones(params):
+    student, teacher = random_scores(18), random_scores(19)
+    kd_objective = objective(**params)
+    if params["type"] == "sub_structure":
+        params = dict(params, relation_heads=max(LENGTHS) + 1)
+        kd_objective = objective(**params)
+    k = max(LENGTHS) + 1  # k >= the sentence length: the k heads carry all the mass
+    heads = teacher_label_heads(teacher.arcs, teacher.mask, k)
+    dense = kd_objective(student, teacher)
+    sparse_kd = kd_objective(sparse(student, heads), sparse(teacher, heads))
+    assert torch.allclose(sparse_kd, dense, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("params", SPARSE_OBJECTIVES[:3], ids=lambda p: "-".join(str(v) for v in p.values()))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_what_the_sparse_relation_term_leaves_out_is_within_the_bound(params, k):
+    """dense - sparse = Σ_d Σ_{h outside the k heads} w(d, h) KL(d, h), between 0 and
+    Σ_d excluded(d) · max KL."""
+    student, teacher = random_scores(20, scale=2.0), random_scores(21, scale=2.0)
+    kd_objective = objective(**params)
+    temp = kd_objective.temperature
+    heads = teacher_label_heads(teacher.arcs, teacher.mask, k)
+    dense = kd_objective(student, teacher)
+    sparse_kd = kd_objective(sparse(student, heads), sparse(teacher, heads))
+    valid = valid_arcs(teacher.mask)
+    if params["type"] == "local":
+        weights = head_log_probs(teacher.arcs / temp, valid).exp()
+    else:
+        _, weights = tree_distribution(teacher.arcs / temp, teacher.mask, params["tree"])
+    weights = torch.where(valid, weights, torch.zeros_like(weights))
+    excluded = relation_mass_excluded(weights, sparse(teacher, heads))
+    kl = torch.where(valid, label_kl(student.labels, teacher.labels, temp), torch.zeros_like(weights))
+    bound = excluded.sum(-1) * kl.flatten(1).max(-1).values * temp ** 2
+    gap = dense - sparse_kd
+    assert (gap >= -1e-12).all() and (gap <= bound + 1e-12).all()
+    # and exactly the left-out arcs' weighted KL, by a loop over them
+    for b in range(len(LENGTHS)):
+        left_out = 0.0
+        for d, valid_heads in heads_of(b).items():
+            kept = set(heads[b, d].tolist())
+            left_out += sum(weights[b, d, h].item() * kl[b, d, h].item() for h in valid_heads if h not in kept)
+        assert gap[b].item() == pytest.approx(left_out * temp ** 2, rel=1e-9, abs=1e-12)
+    if k == 1:
+        assert (gap[: LENGTHS.index(1)] > 0).all()  # something is left out
+
+
+def test_teacher_label_heads_are_the_best_valid_heads_best_first():
+    teacher = random_scores(22)
+    heads = teacher_label_heads(teacher.arcs, teacher.mask, 3)
+    assert heads.shape == (len(LENGTHS), max(LENGTHS) + 1, 3)
+    for b in range(len(LENGTHS)):
+        for d, valid_heads in heads_of(b).items():
+            expected = best_heads(teacher, b, d, valid_heads, 3)
+            assert heads[b, d, : len(expected)].tolist() == expected
+    # more heads than positions: cut to the sentence's padded length
+    assert teacher_label_heads(teacher.arcs, teacher.mask, 100).size(-1) == max(LENGTHS) + 1
+
+
+def test_student_and_teacher_relation_pairs_must_agree():
+    student, teacher = random_scores(23), random_scores(24)
+    heads = teacher_label_heads(teacher.arcs, teacher.mask, 2)
+    with pytest.raises(ValueError, match="different pairs"):
+        objective(type="local")(student, sparse(teacher, heads))
+    with pytest.raises(ValueError, match="different pairs"):
+        objective(type="structural")(sparse(student, heads.flip(-1)), sparse(teacher, heads))
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
+@pytest.mark.parametrize("name", ["local", "structural", "sub_structure"])
+def test_relation_heads_out_of_range(name, value):
+    if isinstance(value, int) and not isinstance(value, bool):  # through a config
+        with pytest.raises(ConfigurationError, match="relation_heads must be an integer >= 1"):
+            objective(type=name, relation_heads=value)
+    with pytest.raises(ConfigurationError, match="relation_heads must be an integer >= 1"):
+        ParserDistillation.by_name(name)(relation_heads=value)
+
+
+def test_arc_heads_out_of_range():
+    with pytest.raises(ConfigurationError, match="arc_heads must be an integer >= 1"):
+        objective(type="sub_structure", arc_pairs="teacher_heads", arc_heads=0)
 
 
 def test_sub_structure_has_no_temperature():
@@ -205,7 +355,8 @@ def test_sub_structure_has_no_temperature():
     "params",
     [
         {"type": "sub_structure"},
-        {"type": "sub_structure", "label_pairs": "teacher_heads"},
+        {"type": "sub_structure", "arc_scores": "raw", "arc_pairs": "all", "label_pairs": "all", "reduction": "sum"},
+        {"type": "sub_structure", "arc_scores": "centred", "label_pairs": "teacher_heads"},
         {"type": "local", "temperature": 2.0},
         {"type": "structural", "tree": "nonprojective", "temperature": 2.0},
         {"type": "structural", "tree": "projective"},
@@ -315,6 +466,10 @@ def test_parser_objectives_have_their_own_registry():
     [
         ({"type": "structural", "tree": "spanning"}, "spanning"),
         ({"type": "sub_structure", "label_pairs": "gold"}, "gold"),
+        ({"type": "sub_structure", "arc_scores": "softmax"}, "arc_scores"),
+        ({"type": "sub_structure", "arc_pairs": "best"}, "arc_pairs"),
+        ({"type": "sub_structure", "reduction": "max"}, "reduction"),
+        ({"type": "sub_structure", "label_scores": "centred"}, "label_scores"),
         ({"type": "local", "temperature": -1.0}, "temperature"),
         ({"type": "posterior"}, "posterior"),
     ],

@@ -9,7 +9,7 @@ import torch
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import ModelTestCase
-from allennlp.data import Batch, DatasetReader
+from allennlp.data import Batch, DatasetReader, Vocabulary
 from allennlp.models import Model
 from allennlp.models.archival import load_archive
 from allennlp.nn.util import get_text_field_mask
@@ -18,6 +18,7 @@ from allennlp.predictors import Predictor
 import allennlp_subkd  # noqa: F401  (registers everything)
 from allennlp_subkd.distillation.objectives.parsing import gold_tree_nll
 from allennlp_subkd.distillation.parsing import capture_parser_scores, pair_label_scores
+from allennlp_subkd.modules.fast_bilinear import FastBilinear
 
 STUDENT = "fixtures/configs/dep_student.jsonnet"
 TINY = "fixtures/dep/tiny.conllu"
@@ -26,8 +27,10 @@ TEACHER = f"{TEACHERS}/tiny_dep_teacher.tar.gz"  # words + chars + POS, another 
 
 OBJECTIVES = [
     ({"type": "sub_structure", "alpha": 0.9}, {}),
-    ({"type": "sub_structure", "label_pairs": "teacher_heads", "alpha": 0.9}, {}),
+    ({"type": "sub_structure", "arc_scores": "raw", "arc_pairs": "all", "label_pairs": "all",
+      "reduction": "sum", "alpha": 0.9}, {}),
     ({"type": "local", "alpha": 0.5, "temperature": 2.0}, {}),
+    ({"type": "local", "relation_heads": None}, {}),
     ({"type": "structural", "tree": "nonprojective", "temperature": 2.0}, {}),
     ({"type": "structural", "tree": "projective"}, {"gold_loss": "tree"}),
 ]
@@ -134,8 +137,9 @@ class TestDistilledBiaffineParser(ModelTestCase):
         with capture_parser_scores(model) as captured:
             output = model(**tensors)
         mask = output["mask"]
-        student = captured.scores(model, mask)
-        teacher = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask)
+        k = model.distillation.relation_heads
+        teacher = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask, k)
+        student = captured.scores(model, mask, teacher.label_heads)
         per_sentence = model.distillation(student, teacher)
         words = sum(len(m["words"]) for m in tensors["metadata"])
         assert output["kd_loss"].item() == pytest.approx(per_sentence.sum().item() / words, rel=1e-5)
@@ -213,6 +217,90 @@ class TestDistilledBiaffineParser(ModelTestCase):
         with pytest.raises(ConfigurationError, match=r"only the student has \[\], only the teacher has \['dep'\]"):
             self._kd_forward(teacher_archive=f"{TEACHERS}/tiny_dep_teacher_extra_label.tar.gz")
 
+    def test_teacher_without_a_relation_of_the_student_names_it(self):
+        vocab = Vocabulary.from_files(self.vocab_dir())  # a copy of the student's
+        vocab.add_token_to_namespace("dep", "head_tags")
+        model = Model.from_params(vocab=vocab, params=student_params()["model"])
+        model.train()
+        batch = Batch(list(self.instances))
+        batch.index_instances(vocab)
+        with pytest.raises(ConfigurationError, match=r"only the student has \['dep'\], only the teacher has \[\]"):
+            model(**batch.as_tensor_dict())
+
+    def vocab_dir(self) -> str:
+        directory = str(self.TEST_DIR / "student_vocab")
+        self.vocab.save_to_files(directory)
+        return directory
+
+    # ---------------------------------------------------------------- sparse relation terms
+
+    @pytest.mark.parametrize("name", ["local", "structural", "sub_structure"])
+    def test_relation_terms_at_the_teachers_heads_through_the_model(self, name):
+        """Computed at k >= the sentence length, the KD of the sparse relation terms is the
+        dense one; at k = 1 it leaves out a non-negative part."""
+        model = self._model(distillation={"type": name, "label_pairs": "teacher_heads"} if name == "sub_structure"
+                            else {"type": name})
+        model.train()
+        tensors = self._tensors()
+        kd = {}
+        for k in (None, 1000, 1):
+            model._distillation.relation_heads = k
+            torch.manual_seed(0)  # the same dropout masks
+            kd[k] = model(**tensors)["kd_loss"].item()
+        assert kd[1000] == pytest.approx(kd[None], rel=1e-5)
+        if name != "sub_structure":  # a sum of squares over more pairs is no bound
+            assert kd[1] <= kd[None] + 1e-6
+
+    def test_the_dense_relation_tensor_is_never_built_with_relation_heads(self, monkeypatch):
+        from allennlp_subkd.distillation import parsing
+
+        def forbidden(*args, **kwargs):
+            raise AssertionError("the [batch, n+1, n+1, relations] scores were built")
+
+        monkeypatch.setattr(parsing, "bilinear_pairs", forbidden)
+        self._kd_forward(distillation={"type": "structural", "relation_heads": 2})
+        with pytest.raises(AssertionError, match="were built"):
+            self._kd_forward(distillation={"type": "structural", "relation_heads": None})
+
+    # ---------------------------------------------------------------- the fast relation scorer
+
+    def test_the_fast_relation_scorer_scores_like_nn_bilinear(self):
+        fast = self._model(teacher_archive=None, distillation=None)
+        slow = self._model(teacher_archive=None, distillation=None, fast_relation_scorer=False)
+        assert type(fast.tag_bilinear) is FastBilinear and type(slow.tag_bilinear) is torch.nn.Bilinear
+        slow.load_state_dict(fast.state_dict())
+        assert set(fast.state_dict()) == set(slow.state_dict())
+        tensors = self._tensors()
+        for mode in ("train", "eval"):
+            for model in (fast, slow):
+                getattr(model, mode)()
+            torch.manual_seed(1)
+            out_fast = fast(**tensors)
+            torch.manual_seed(1)
+            out_slow = slow(**tensors)
+            assert out_fast["loss"].item() == pytest.approx(out_slow["loss"].item(), rel=1e-5)
+            if mode == "eval":  # MST decoding: relation scores of all pairs
+                assert torch.equal(out_fast["heads"], out_slow["heads"])
+                assert torch.equal(out_fast["head_tags"], out_slow["head_tags"])
+
+    def test_a_stock_biaffine_parser_archive_loads_into_the_fast_scorer_unchanged(self):
+        stock = load_archive(TEACHER).model
+        assert type(stock).__name__ == "BiaffineDependencyParser"
+        config = load_archive(TEACHER).config.duplicate()["model"]
+        config["type"] = "distilled_biaffine_parser"
+        ours = Model.from_params(vocab=stock.vocab, params=config)
+        assert type(ours.tag_bilinear) is FastBilinear
+        ours.load_state_dict(stock.state_dict(), strict=True)
+        ours.eval()
+        stock.eval()
+        instances = list(DatasetReader.from_params(load_archive(TEACHER).config.duplicate()["dataset_reader"]).read(TINY))
+        batch = Batch(instances)
+        batch.index_instances(stock.vocab)
+        tensors = batch.as_tensor_dict()
+        expected, got = stock(**tensors), ours(**tensors)
+        assert got["loss"].item() == pytest.approx(expected["loss"].item(), rel=1e-5)
+        assert torch.equal(got["heads"], expected["heads"]) and torch.equal(got["head_tags"], expected["head_tags"])
+
     def _instances(self, sentences):
         """(words, pos, heads, relations) -> indexed instances of the student's reader."""
         ud = reader()
@@ -226,14 +314,14 @@ class TestDistilledBiaffineParser(ModelTestCase):
     @pytest.mark.parametrize(
         "distillation, extra", OBJECTIVES, ids=lambda p: "-".join(str(v) for v in p.values())
     )
-    def test_a_sentence_longer_than_any_the_teacher_saw(self, distillation, extra):
+    def test_a_150_word_and_a_1_word_sentence_in_one_batch(self, distillation, extra):
         n = 150  # the teacher's training sentences have at most 11 words
         known = [w for i in self.instances for w in i["metadata"]["words"]]
         words = [known[i % len(known)] if i % 3 else f"unseen{i}" for i in range(n)]
         pos = ["NOUN", "VERB", "ADP", "DET", "PUNCT"] * (n // 5)
         relations = ["root"] + ["obl", "det", "punct", "nsubj", "case"] * (n // 5 - 1) + ["obj"] * 4
         heads = [0] + list(range(1, n))  # a chain: projective
-        long = self._instances([(words, pos, heads, relations)])
+        long = self._instances([(words, pos, heads, relations), (["Chris"], ["PROPN"], [0], ["root"])])
         _, output = self._kd_forward(long + self.instances[:2], distillation=distillation, **extra)
         assert output["mask"].size(1) == n + 1
 

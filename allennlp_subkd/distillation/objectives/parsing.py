@@ -9,7 +9,10 @@ parser's arc and label losses are means over words).
 
 Teacher and student scores arrive as `ParserScores` (`arcs[b, d, h]`: head h -> dependent
 d, ROOT at 0; `labels[b, d, h, r]`: relation r on that arc, relations in the student's
-order; `mask[b, i]`: ROOT and the real words). The objectives only ever look at the *valid
+order; `mask[b, i]`: ROOT and the real words). An objective with `relation_heads = k` gets
+its relation scores only at the teacher's k best heads of each dependent
+(`labels[b, d, s, r]` at `label_heads[b, d, s]`, see `ParserScores`): the model then never
+builds the `[batch, n+1, n+1, relations]` tensor, for the teacher or the student. The objectives only ever look at the *valid
 arcs* of a sentence: d a real word, h ROOT or a real word, h != d (`valid_arcs`). A word's
 head distribution is `softmax_h(arcs[d, h])` over those heads; padding, the ROOT row and
 self-loops never contribute, whatever the scores there are.
@@ -39,6 +42,9 @@ class ParserDistillation(DistillationObjective):
     """
 
     tree: Optional[str] = None
+    #: how many of the teacher's best heads per dependent the relation term is computed at
+    #: (`None`: every pair, dense `labels`)
+    relation_heads: Optional[int] = None
 
     def __call__(self, student: ParserScores, teacher: ParserScores) -> torch.Tensor:
         """
@@ -60,6 +66,47 @@ def check_tree_type(tree: str, what: str) -> str:
             f'{what} must be "nonprojective" (matrix-tree) or "projective" (Eisner), got {tree!r}'
         )
     return tree
+
+
+def check_relation_heads(k: Optional[int], what: str) -> Optional[int]:
+    """`k` if it is `None` or an integer >= 1, else a `ConfigurationError` naming it."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigurationError(
+            f"{what} must be an integer >= 1 (the teacher's best heads per word at which "
+            f"relations are compared) or null (every head), got {k!r}"
+        )
+    return k
+
+
+def teacher_label_heads(teacher_arcs: torch.Tensor, mask: torch.Tensor, k: int) -> torch.LongTensor:
+    """`[batch, n+1, min(k, n+1)]`: the k highest-scoring valid heads of every dependent under
+    the teacher's arc scores, best first (the k most probable heads of its per-word head
+    distribution at any temperature). Rows with fewer than k valid heads fill the remaining
+    slots with invalid heads, which `valid_arcs` masks."""
+    valid = valid_arcs(mask)
+    k = min(k, teacher_arcs.size(-1))
+    return teacher_arcs.masked_fill(~valid, _NEG).topk(k, -1).indices
+
+
+def check_label_pairs(student: ParserScores, teacher: ParserScores) -> None:
+    """The student's and the teacher's relation scores must be given at the same pairs."""
+    if student.sparse != teacher.sparse or (
+        student.sparse and not torch.equal(student.label_heads, teacher.label_heads)
+    ):
+        raise ValueError(
+            "the student's and the teacher's relation scores are given at different pairs "
+            "(label_heads): build both at the teacher's heads"
+        )
+
+
+def relation_mass_excluded(weights: torch.Tensor, scores: ParserScores) -> torch.Tensor:
+    """`[batch, n+1]`: per dependent, the part of the arc weights `weights [batch, n+1, n+1]`
+    (the teacher's head probabilities or arc marginals, 0 at invalid arcs) on heads whose
+    relations are not compared. The relation term left out is at most
+    `Σ_d excluded[d] · max_{(d,h)} KL(d, h)` (each per-arc KL weighted by at most its mass)."""
+    return weights.sum(-1) - scores.at_label_pairs(weights).sum(-1)
 
 
 def valid_arcs(mask: torch.Tensor) -> torch.BoolTensor:
@@ -187,60 +234,142 @@ def gold_tree_nll(
 # the objectives
 
 
+ARC_SCORES = ("raw", "centred", "log_softmax")
+LABEL_SCORES = ("raw", "log_softmax")
+PAIRS = ("all", "teacher_heads")
+REDUCTIONS = ("sum", "mean")
+
+
 @ParserDistillation.register("sub_structure")
 class SubStructureParserDistillation(ParserDistillation):
     """
     Sub-structure KD (Lin et al. 2022, "Efficient Sub-structured Knowledge Distillation") for
-    a first-order parser: the student matches the teacher's *scores* of every arc and of the
-    relations on arcs with a squared error. No tree algorithm, no normalisation: fully
-    parallel.
+    a first-order parser: the student matches the teacher's *scores* of arcs and of the
+    relations on arcs with a squared error. No tree algorithm: fully parallel. Lin et al.'s
+    code has no parser; what is matched is set by the arguments below, and the defaults are
+    the ones measured best on dev data (README, "Sub-structure KD for parsers").
 
     Registered as a `ParserDistillation` with name "sub_structure".
 
-    Per sentence, with `Δa = a_s - a_t` (arc scores) and `Δl = l_s - l_t` (relation scores):
+    Per sentence, with `φ` the arc-score transform of `arc_scores`, `Δa = φ(a_s) - φ(a_t)`
+    and `Δl = ψ(l_s) - ψ(l_t)` (relation scores, `ψ` set by `label_scores`):
 
-        KD = Σ_{(d, h) valid} Δa[d, h]²  +  Σ_{(d, h) ∈ P} Σ_r Δl[d, h, r]²
+        KD = Σ_d [ R_A( Δa[d, h]² : h ∈ A_d ) + R_L( Δl[d, h, r]² : h ∈ L_d, r ) ]
 
-    where the valid arcs are d a word, h ROOT or a word, h != d (padding and self-loops are
-    never matched), and the relation pairs P are chosen by `label_pairs`:
+    where `A_d` (`arc_pairs`) and `L_d` (`label_pairs`) are the heads compared for dependent
+    d: `"all"` its valid heads (ROOT or another word; padding and self-loops are never
+    matched), `"teacher_heads"` the teacher's `arc_heads` / `relation_heads` best heads; and
+    `R` (`reduction`) is a sum (`"sum"`) or a mean over the word's compared elements
+    (`"mean"`, Lin et al.'s per-element mean squared error, taken per word since the parser
+    averages its losses over words). Raw scores are compared (there is no temperature,
+    `uses_temperature = False`).
 
-    - `"all"`: every valid arc (the biaffine label classifier scores every pair, and the
-      teacher's scores on all of them are sub-structures of its output);
-    - `"teacher_heads"`: only each word's highest-scoring head under the teacher's arc
-      scores (the arc whose relation the teacher would predict).
-
-    Arc and relation terms are summed with equal weight. Raw scores are compared, so there is
-    no temperature (`uses_temperature = False`: a temperature other than 1 is a
-    `ConfigurationError`). Lin et al. use `alpha = 0.9`.
+    `arc_scores` transforms each dependent's scores over its valid heads before matching:
+    `"raw"` (the scores themselves), `"centred"` (minus their mean over the valid heads: a
+    biaffine head softmax ignores a per-dependent shift, so it is not asked to match one), or
+    `"log_softmax"` (the log-probabilities of the word's head distribution).
 
     # Parameters
 
-    label_pairs : `str`, optional (default = `"all"`)
+    arc_scores : `str`, optional (default = `"log_softmax"`)
+        `"raw"`, `"centred"` or `"log_softmax"`.
+    arc_pairs : `str`, optional (default = `"teacher_heads"`)
         `"all"` or `"teacher_heads"`.
+    arc_heads : `int`, optional (default = `2`)
+        With `arc_pairs: "teacher_heads"`, the number of the teacher's best heads per word
+        (`null`: every head, as `"all"`).
+    label_pairs : `str`, optional (default = `"teacher_heads"`)
+        `"all"` (every valid arc: the dense `[n+1, n+1, relations]` scores),
+        `"teacher_heads"`, or `"none"` (arcs only, no relation term).
+    relation_heads : `int`, optional (default = `1`)
+        With `label_pairs: "teacher_heads"`, the number of the teacher's best heads per word
+        whose relation scores are matched (`null`: every head, as `"all"`).
+    label_scores : `str`, optional (default = `"raw"`)
+        `"raw"` relation scores, or `"log_softmax"`: the log-probabilities of the relation
+        distribution of each compared arc.
+    reduction : `str`, optional (default = `"mean"`)
+        `"sum"` or `"mean"` (see above).
     alpha, anneal : see `DistillationObjective`.
     """
 
     uses_temperature = False
 
-    def __init__(self, label_pairs: str = "all", **kwargs) -> None:
+    def __init__(
+        self,
+        arc_scores: str = "log_softmax",
+        arc_pairs: str = "teacher_heads",
+        arc_heads: int = 2,
+        label_pairs: str = "teacher_heads",
+        relation_heads: int = 1,
+        label_scores: str = "raw",
+        reduction: str = "mean",
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
-        if label_pairs not in ("all", "teacher_heads"):
-            raise ConfigurationError(
-                f'sub_structure label_pairs must be "all" or "teacher_heads", got {label_pairs!r}'
-            )
+        for name, value, allowed in (
+            ("arc_scores", arc_scores, ARC_SCORES),
+            ("label_scores", label_scores, LABEL_SCORES),
+            ("arc_pairs", arc_pairs, PAIRS),
+            ("label_pairs", label_pairs, PAIRS + ("none",)),
+            ("reduction", reduction, REDUCTIONS),
+        ):
+            if value not in allowed:
+                raise ConfigurationError(
+                    f"sub_structure {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+                )
+        self.arc_scores = arc_scores
+        self.arc_pairs = arc_pairs
+        self.arc_heads = check_relation_heads(arc_heads, "sub_structure arc_heads")
         self.label_pairs = label_pairs
+        k = check_relation_heads(relation_heads, "sub_structure relation_heads")
+        # "none": no relation term; the model still builds the (cheapest) sparse scores
+        self.relation_heads = None if label_pairs == "all" else (1 if label_pairs == "none" else k)
+        self.reduction = reduction
+        self.label_scores = label_scores
+
+    def _transform(self, arcs: torch.Tensor, valid: torch.BoolTensor) -> torch.Tensor:
+        if self.arc_scores == "log_softmax":
+            return head_log_probs(arcs, valid)
+        if self.arc_scores == "centred":
+            zeroed = torch.where(valid, arcs, torch.zeros_like(arcs))
+            count = valid.sum(-1, keepdim=True).clamp(min=1)
+            return arcs - zeroed.sum(-1, keepdim=True) / count
+        return arcs
+
+    def _reduce(self, errors: torch.Tensor, chosen: torch.BoolTensor, size: int) -> torch.Tensor:
+        """Per sentence: the chosen `errors [batch, n+1, m]` summed, or averaged per word over
+        its chosen entries (each standing for `size` numbers)."""
+        errors = torch.where(chosen, errors, torch.zeros_like(errors)).sum(-1)
+        if self.reduction == "mean":
+            errors = errors / (chosen.sum(-1) * size).clamp(min=1)
+        return errors.sum(-1)
 
     def __call__(self, student, teacher):
+        check_label_pairs(student, teacher)
         valid = valid_arcs(student.mask)
-        arc_error = (student.arcs - teacher.arcs).pow(2)
-        arc_term = torch.where(valid, arc_error, torch.zeros_like(arc_error)).sum((1, 2))
-        if self.label_pairs == "all":
-            pairs = valid
+        if self.arc_pairs == "all" or self.arc_heads is None:
+            arc_chosen = valid
         else:
-            best = teacher.arcs.masked_fill(~valid, _NEG).argmax(-1)  # [batch, n+1]
-            pairs = torch.nn.functional.one_hot(best, valid.size(-1)).bool() & valid
-        label_error = (student.labels - teacher.labels).pow(2).sum(-1)
-        label_term = torch.where(pairs, label_error, torch.zeros_like(label_error)).sum((1, 2))
+            heads = teacher_label_heads(teacher.arcs, student.mask, self.arc_heads)
+            arc_chosen = torch.zeros_like(valid).scatter(-1, heads, True) & valid
+        arc_error = (self._transform(student.arcs, valid) - self._transform(teacher.arcs, valid)).pow(2)
+        arc_term = self._reduce(arc_error, arc_chosen, 1)
+        if student.sparse:  # the teacher's best heads, best first
+            label_chosen = student.at_label_pairs(valid)
+            if self.relation_heads is not None:
+                label_chosen[..., self.relation_heads:] = False
+        elif self.relation_heads is None:  # label_pairs "all" (or every head)
+            label_chosen = valid
+        else:
+            heads = teacher_label_heads(teacher.arcs, student.mask, self.relation_heads)
+            label_chosen = torch.zeros_like(valid).scatter(-1, heads, True) & valid
+        student_labels, teacher_labels = student.labels, teacher.labels
+        if self.label_scores == "log_softmax":
+            student_labels, teacher_labels = student_labels.log_softmax(-1), teacher_labels.log_softmax(-1)
+        if self.label_pairs == "none":
+            label_chosen = torch.zeros_like(label_chosen)
+        label_error = (student_labels - teacher_labels).pow(2).sum(-1)
+        label_term = self._reduce(label_error, label_chosen, student.labels.size(-1))
         return arc_term + label_term
 
 
@@ -259,14 +388,27 @@ class LocalParserDistillation(ParserDistillation):
     distributions the biaffine parser is trained with; the relation KL is taken at the
     teacher's arcs, weighted by the teacher's head probabilities.
 
+    With `relation_heads = k` the relation KL is taken only at each word's k most probable
+    heads under the teacher; what is left out is at most the teacher's head probability
+    outside them times the largest per-arc relation KL (`relation_mass_excluded`), and it is
+    exactly the dense value when the k heads carry all of it (k >= the sentence length).
+
     Registered as a `ParserDistillation` with name "local".
 
     # Parameters
 
+    relation_heads : `int`, optional (default = `2`)
+        The teacher's best heads per word at which relations are compared; `null` compares
+        them at every pair (the dense `[n+1, n+1, relations]` scores of both models).
     alpha, temperature, anneal : see `DistillationObjective`.
     """
 
+    def __init__(self, relation_heads: Optional[int] = 2, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.relation_heads = check_relation_heads(relation_heads, "local relation_heads")
+
     def __call__(self, student, teacher):
+        check_label_pairs(student, teacher)
         temp = self.temperature
         valid = valid_arcs(student.mask)
         words = valid.any(-1)
@@ -275,7 +417,7 @@ class LocalParserDistillation(ParserDistillation):
         head_term = (kl_divergence(log_q, log_p) * words).sum(-1)
         weights = torch.where(valid, log_q.exp(), torch.zeros_like(log_q))
         relations = label_kl(student.labels, teacher.labels, temp)
-        label_term = (weights * relations).sum((1, 2))
+        label_term = (student.at_label_pairs(weights) * relations).sum((1, 2))
         return (head_term + label_term) * temp ** 2
 
 
@@ -300,20 +442,31 @@ class StructuralParserDistillation(ParserDistillation):
     normalised by default; `gold_loss: "tree"` on the model trains it as the globally
     normalised tree CRF this factorisation assumes.
 
+    With `relation_heads = k` the relation term is taken only at each word's k best heads
+    under the teacher's arc scores; what is left out is at most the marginal mass outside
+    them times the largest per-arc relation KL (`relation_mass_excluded`), and it is exactly
+    the dense value when the k heads carry all the mass (k >= the sentence length). The arc
+    (tree) term is always exact.
+
     Registered as a `ParserDistillation` with name "structural".
 
     # Parameters
 
     tree : `str`, optional (default = `"nonprojective"`)
         `"nonprojective"` (all trees, matrix-tree theorem) or `"projective"` (Eisner).
+    relation_heads : `int`, optional (default = `2`)
+        The teacher's best heads per word at which relations are compared; `null` compares
+        them at every pair (the dense `[n+1, n+1, relations]` scores of both models).
     alpha, temperature, anneal : see `DistillationObjective`.
     """
 
-    def __init__(self, tree: str = "nonprojective", **kwargs) -> None:
+    def __init__(self, tree: str = "nonprojective", relation_heads: Optional[int] = 2, **kwargs) -> None:
         super().__init__(**kwargs)
         self.tree = check_tree_type(tree, "structural tree")
+        self.relation_heads = check_relation_heads(relation_heads, "structural relation_heads")
 
     def __call__(self, student, teacher):
+        check_label_pairs(student, teacher)
         temp = self.temperature
         mask = student.mask
         valid = valid_arcs(mask)
@@ -324,5 +477,5 @@ class StructuralParserDistillation(ParserDistillation):
         arcs = torch.where(valid, student.arcs, torch.zeros_like(student.arcs))
         expected = (marginals * arcs).sum((1, 2)) / temp
         relations = label_kl(student.labels, teacher.labels, temp)
-        label_term = (marginals * relations).sum((1, 2))
+        label_term = (student.at_label_pairs(marginals) * relations).sum((1, 2))
         return (log_z - expected + label_term) * temp ** 2
