@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-ner-casing bench-install fixtures clean
+.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -47,10 +47,16 @@ bench-dep: bench-install
 # Choosing the NER KD defaults on dev (needs the teacher: make bench-ner BENCH_ARGS=--only-teacher)
 # and the casing input of the transformer teacher: benchmarks/results/ner_{sweep,teacher_casing}.*
 bench-ner-sweep: bench-install
-	$(PY) benchmarks/sweep.py $(BENCH_ARGS)
+	$(PY) benchmarks/sweep.py ner $(BENCH_ARGS)
 
 bench-ner-casing: bench-install
 	$(PY) benchmarks/teacher_casing.py $(BENCH_ARGS)
+
+# What sub-structure KD should match for parsers, and how many teacher heads the relation terms
+# need: a dev sweep on the shipped sample with make demo's parser teacher
+# (benchmarks/results/dep_sweep.*; pass BENCH_ARGS="--teacher ARCHIVE" for another teacher).
+bench-dep-sweep: bench-install
+	$(PY) benchmarks/sweep.py dep $(BENCH_ARGS)
 
 # Kernel benchmark against pytorch-struct; writes benchmarks/results/kernels.{json,md}.
 bench-kernels: bench-install

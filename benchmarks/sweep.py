@@ -70,6 +70,14 @@ CANDIDATES: Dict[str, List[Tuple[str, str, Dict]]] = {
         ("sub_structure", "dep_sub_kd", {"arc_scores": "log_softmax", "arc_pairs": "teacher_heads", "arc_heads": 1, "label_pairs": "none", "reduction": "mean", "alpha": 0.5}),
         ("sub_structure", "dep_sub_kd", {"arc_scores": "raw", "arc_pairs": "all", "label_pairs": "none", "reduction": "mean", "alpha": 0.5}),
         ("sub_structure", "dep_sub_kd", {"arc_scores": "centred", "arc_pairs": "all", "label_pairs": "none", "reduction": "mean", "alpha": 0.5}),
+        # fourth round: arcs only (the relation term was the harm), weight and heads
+        ("sub_structure", "dep_sub_kd", {"arc_scores": "log_softmax", "arc_pairs": "teacher_heads", "arc_heads": 1, "label_pairs": "none", "reduction": "mean", "alpha": 0.9}),
+        ("sub_structure", "dep_sub_kd", {"arc_scores": "log_softmax", "arc_pairs": "teacher_heads", "arc_heads": 1, "label_pairs": "none", "reduction": "mean", "alpha": 0.7}),
+        ("sub_structure", "dep_sub_kd", {"arc_scores": "log_softmax", "arc_pairs": "teacher_heads", "arc_heads": 1, "label_pairs": "none", "reduction": "mean", "alpha": 0.3}),
+        ("sub_structure", "dep_sub_kd", {"arc_scores": "log_softmax", "arc_pairs": "teacher_heads", "arc_heads": 2, "label_pairs": "none", "reduction": "mean", "alpha": 0.5}),
+        # the student's scores without dropout noise (a second, dropout-free forward pass)
+        ("sub_structure", "dep_sub_kd", {"arc_scores": "log_softmax", "arc_pairs": "teacher_heads", "arc_heads": 1, "reduction": "mean", "alpha": 0.5, "dropout_free_student": True}),
+        ("sub_structure", "dep_sub_kd", {"arc_scores": "raw", "arc_pairs": "all", "reduction": "mean", "alpha": 0.5, "dropout_free_student": True}),
         # the sparse relation terms of the probabilistic objectives: how many heads
         ("structural", "dep_struct_kd", {"relation_heads": None}),
         ("structural", "dep_struct_kd", {"relation_heads": 1}),

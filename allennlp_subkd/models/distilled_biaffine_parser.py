@@ -218,9 +218,25 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
             output["arc_loss"] = arc_nll.sum() / num_words
             output["loss"] = output["arc_loss"] + output["tag_loss"]
         if self._distilling:
+            if getattr(self._distillation, "dropout_free_student", False):
+                captured = self._dropout_free_scores(tokens, pos_tags, metadata)
             kd = self._parser_distillation(captured, mask, tokens, pos_tags, metadata)
             self._mix_distillation(output, kd.sum() / num_words)
         return output
+
+    def _dropout_free_scores(self, tokens, pos_tags, metadata):
+        """A second forward pass of the student, with gradients but without dropout (and with
+        greedy decoding), whose scores the KD term compares with the teacher's eval-mode ones."""
+        mst = self.use_mst_decoding_for_validation
+        self.eval()
+        self.use_mst_decoding_for_validation = False
+        try:
+            with capture_parser_scores(self) as clean:
+                super().forward(tokens, pos_tags, metadata)
+        finally:
+            self.train()
+            self.use_mst_decoding_for_validation = mst
+        return clean
 
     def _mst_decode(self, head_tag_representation, child_tag_representation, attended_arcs, mask):
         """`BiaffineDependencyParser._mst_decode`, its relation scores of all pairs computed from

@@ -251,6 +251,23 @@ class TestDistilledBiaffineParser(ModelTestCase):
         if name != "sub_structure":  # a sum of squares over more pairs is no bound
             assert kd[1] <= kd[None] + 1e-6
 
+    def test_a_dropout_free_student_pass_takes_the_dropout_noise_out_of_the_kd_term(self):
+        kd = {}
+        for clean in (False, True):
+            model = self._model(distillation={"type": "sub_structure", "dropout_free_student": clean})
+            model.train()
+            tensors = self._tensors()
+            values = []
+            for seed in (0, 1):
+                torch.manual_seed(seed)
+                output = model(**tensors)
+                values.append(output["kd_loss"].item())
+            output["loss"].backward()
+            assert model.training and model.use_mst_decoding_for_validation  # restored
+            kd[clean] = values
+        assert kd[True][0] == pytest.approx(kd[True][1], rel=1e-6)  # no dropout noise
+        assert kd[False][0] != pytest.approx(kd[False][1], rel=1e-3)
+
     def test_the_dense_relation_tensor_is_never_built_with_relation_heads(self, monkeypatch):
         from allennlp_subkd.distillation import parsing
 
