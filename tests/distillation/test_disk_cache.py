@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from allennlp.commands.train import train_model_from_file
+from allennlp.common.checks import ConfigurationError
 from allennlp.data import Batch
 from allennlp.nn.util import get_text_field_mask
 
@@ -375,6 +376,36 @@ def test_filled_cache_serves_all_of_training(tmp_path, config, teacher, data, re
     assert len(entry_files(str(directory))) == sentences
 
 
+def test_a_cache_of_relation_representations_serves_dense_relation_terms(tmp_path, no_teacher_forward_after_fill):
+    """`--relation-heads 0` stores the relation representations, what objectives with
+    `relation_heads: null` (every pair) read; the default entries (scores at the teacher's 2
+    best heads) are other entries, so the same directory can hold both."""
+    directory = tmp_path / "cache"
+    sentences = _sentences(DEP_DATA)
+    assert fill_teacher_cache(DEP_TEACHER, DEP_DATA, str(directory), relation_heads=None)["computed"] == sentences
+    assert fill_teacher_cache(DEP_TEACHER, DEP_DATA, str(directory))["computed"] == sentences
+    assert len(entry_files(str(directory))) == 2 * sentences
+    no_teacher_forward_after_fill()
+    overrides = {"trainer.num_epochs": 1, "model.teacher_archive": DEP_TEACHER,
+                 "model.teacher_cache_dir": str(directory),
+                 "model.distillation": {"type": "structural", "relation_heads": None}}
+    model = train_model_from_file(DEP_STUDENT, tmp_path / "run", overrides=json.dumps(overrides))
+    assert model.teacher.disk.hits == sentences and model.teacher.disk.misses == 0
+    with pytest.raises(ConfigurationError, match="--relation-heads must be >= 1"):
+        fill_teacher_cache(DEP_TEACHER, DEP_DATA, str(directory), relation_heads=-1)
+
+
+@pytest.fixture
+def no_teacher_forward_after_fill(monkeypatch):
+    def forbid():
+        def forbidden(*args, **kwargs):
+            raise AssertionError("the teacher ran although its outputs are in the disk cache")
+
+        monkeypatch.setattr(parsing, "parser_teacher_outputs", forbidden)
+
+    return forbid
+
+
 def test_fill_teacher_cache_command_line(tmp_path):
     directory = tmp_path / "cache"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
@@ -411,14 +442,24 @@ def _parser_scores(model, instances):
     return scores.arcs, scores.labels
 
 
+def _parser_scores_at_heads(model, instances):
+    """The teacher's scores with its relation scores at its 2 best heads (cached as such)."""
+    tensors = Batch(instances).as_tensor_dict()
+    mask = get_text_field_mask(tensors["words"])
+    mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], dim=1)  # ROOT
+    scores = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask, 2)
+    return scores.arcs, scores.labels, scores.label_heads
+
+
 @pytest.mark.parametrize(
     "config, data, teacher, scores, dtype",
     [
         (NER_STUDENT, NER_DATA, SIMPLE_TEACHER, _tagger_scores, "float32"),
         (NER_STUDENT, NER_DATA, NER_TEACHER, _tagger_scores, "float16"),
         (DEP_STUDENT, DEP_DATA, DEP_TEACHER, _parser_scores, "float32"),
+        (DEP_STUDENT, DEP_DATA, DEP_TEACHER, _parser_scores_at_heads, "float32"),
     ],
-    ids=["tagger-float32", "tagger-float16", "parser-float32"],
+    ids=["tagger-float32", "tagger-float16", "parser-float32", "parser-relation-heads"],
 )
 def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher, scores, dtype):
     settings = dict(config=config, data=data, teacher_archive=teacher)
@@ -434,7 +475,7 @@ def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher,
     assert uncached.teacher.disk is None
     direct = scores(uncached, instances)
     for w, s, d in zip(written, served, direct):
-        assert s.dtype == torch.float32
+        assert s.dtype == (torch.float32 if w.is_floating_point() else w.dtype)
         # a sentence's targets never depend on whether they came from the disk
         assert torch.equal(s, w)
         if dtype == "float32":
@@ -445,7 +486,8 @@ def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher,
     # the per-sentence results themselves, through FrozenTeacher.per_sentence
     keys = [tuple(instance["metadata"]["words"]) for instance in instances]
     if config == DEP_STUDENT:
-        keys = [(k, tuple(instance["metadata"]["pos"])) for k, instance in zip(keys, instances)]
+        extra = (2,) if scores is _parser_scores_at_heads else ()  # cached_relation_heads(2)
+        keys = [(k, tuple(instance["metadata"]["pos"]), *extra) for k, instance in zip(keys, instances)]
     fresh, _ = _model_and_batches(**settings, **cached)
     fresh.teacher.to(torch.device("cpu"))  # loads the archive (and its digest)
 
@@ -455,4 +497,4 @@ def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher,
     per_sentence = fresh.teacher.per_sentence(keys, compute, len(keys), torch.device("cpu"))
     for key, outputs in zip(keys, per_sentence):
         stored = fresh.teacher.disk.get(fresh.teacher.digest, key)
-        assert all(torch.equal(o, s.float()) for o, s in zip(outputs, stored))
+        assert all(torch.equal(o, s.float() if s.is_floating_point() else s) for o, s in zip(outputs, stored))
