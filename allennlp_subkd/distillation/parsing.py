@@ -237,10 +237,9 @@ class DistilledParserMixin(DistilledModelMixin):
         lengths = mask.sum(-1).tolist()  # ROOT included
         batch_size = mask.size(0)
 
-        def compute_for(cached: Optional[int]):
-            return lambda rows: compute(rows, cached)
+        cached = cached_relation_heads(relation_heads)
 
-        def compute(rows: List[int], cached: Optional[int]) -> List[Tuple[torch.Tensor, ...]]:
+        def compute(rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
             inputs = teacher.inputs(
                 {"words": select_rows(words, rows, batch_size),
                  "pos_tags": select_rows(pos_tags, rows, batch_size)},
@@ -255,9 +254,8 @@ class DistilledParserMixin(DistilledModelMixin):
                 select_rows(metadata, rows, batch_size), [lengths[i] for i in rows], cached,
             )
 
-        cached = cached_relation_heads(relation_heads)
         keys = None if sentences is None else parser_keys(sentences, tags, cached)
-        per_sentence = teacher.per_sentence(keys, compute_for(cached), batch_size, device)
+        per_sentence = teacher.per_sentence(keys, compute, batch_size, device)
         length = mask.size(1)
         arcs = mask.new_zeros(batch_size, length, length, dtype=torch.float32)
         for i, entry in enumerate(per_sentence):
