@@ -233,13 +233,13 @@ def main() -> None:
             for method, config in spec["methods"][1:]:
                 out = runs / f"{config}_s{seed}"
                 overrides = {**data_overrides, **seeded(seed), "trainer.num_epochs": epochs["student"],
-                             "model.teacher_archive": archive, "model.teacher_cache_dir": str(cache_dir)}
+                             "model.teacher.archive": archive, "model.teacher.cache": {"dir": str(cache_dir)}}
                 jobs[(method, config, seed, True)] = pool.submit(train, config, out, overrides, runs / f"{out.name}.log")
         for method, config, extra in spec.get("once", []):
             out = runs / f"{config}{'_' + '_'.join(k.split('.')[-1] for k in extra) if extra else ''}_s{seeds[0]}"
             overrides = {**data_overrides, **seeded(seeds[0]), "trainer.num_epochs": epochs["student"], **extra}
             if "kd" in config:
-                overrides.update({"model.teacher_archive": archive, "model.teacher_cache_dir": str(cache_dir)})
+                overrides.update({"model.teacher.archive": archive, "model.teacher.cache": {"dir": str(cache_dir)}})
             jobs[(method, config, seeds[0], True)] = pool.submit(train, config, out, overrides, runs / f"{out.name}.log")
         # 4. the teacher cache off (memory and disk), first seed, for the timing comparison
         for method, config in spec["methods"][1:]:
@@ -247,7 +247,7 @@ def main() -> None:
                 continue
             out = runs / f"{config}_nocache_s{seeds[0]}"
             overrides = {**data_overrides, **seeded(seeds[0]), "trainer.num_epochs": epochs["timing"],
-                         "model.teacher_archive": archive, "model.teacher_cache_mb": 0}
+                         "model.teacher.archive": archive, "model.teacher.cache": {"memory_mb": 0}}
             jobs[(method, config, seeds[0], False)] = pool.submit(train, config, out, overrides, runs / f"{out.name}.log")
         for (method, config, seed, cache), job in jobs.items():
             n = epochs["student"] if cache else epochs["timing"]

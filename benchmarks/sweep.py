@@ -149,7 +149,7 @@ def main() -> None:
         for method, config, settings in CANDIDATES[task]:
             overrides = dict(base)
             if method != "no KD":
-                overrides.update({"model.teacher_archive": str(archive), "model.teacher_cache_dir": str(cache_dir)})
+                overrides.update({"model.teacher.archive": str(archive), "model.teacher.cache": {"dir": str(cache_dir)}})
                 overrides.update({f"model.distillation.{k}": v for k, v in settings.items()})
             out = sweep_dir / run_name(config, settings)
             jobs[(method, config, json.dumps(settings, sort_keys=True))] = pool.submit(

@@ -141,8 +141,8 @@ def run_task(name: str, out: Path, epochs: Dict[str, int]) -> None:
     for label, config in task["students"]:
         overrides = {"trainer.num_epochs": epochs["student"]}
         if "kd" in config:
-            overrides["model.teacher_archive"] = str(archive)
-            overrides["model.teacher_cache_dir"] = str(cache)
+            overrides["model.teacher.archive"] = str(archive)
+            overrides["model.teacher.cache"] = {"dir": str(cache)}
         rows.append((label, train(config, out / config, overrides)))
     print_table(name, task, rows)
 

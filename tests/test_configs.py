@@ -24,7 +24,7 @@ def test_config_defaults_point_at_files_in_the_repository(name):
     params = Params.from_file(f"training_configs/{name}.jsonnet").as_dict()
     for key in ("train_data_path", "validation_data_path", "test_data_path"):
         assert Path(params[key]).is_file(), (key, params[key])
-    teacher = params["model"].get("teacher_archive")
+    teacher = params["model"].get("teacher", {}).get("archive")
     if "kd" in name:
         assert teacher and Path(teacher).is_file()
         assert "distillation" in params["model"]
@@ -42,7 +42,7 @@ def test_config_trains_with_overridden_data(name, tmp_path):
     }
     if name.startswith("dep_") and "kd" in name:
         # the sample-trained default teacher knows relations the tiny file lacks
-        overrides["model.teacher_archive"] = "fixtures/teachers/tiny_dep_teacher.tar.gz"
+        overrides["model.teacher.archive"] = "fixtures/teachers/tiny_dep_teacher.tar.gz"
     if "transformer" in name:
         # a tiny BERT in place of the 90 MB all-MiniLM-L6-v2 (hidden 8 instead of 384)
         tiny_bert = str(build_tiny_bert(tmp_path / "tiny_bert", conll_words(data)))

@@ -1,6 +1,6 @@
 // Shared pieces of every allennlp-subkd config. Paths are relative to the repository root
-// (run `allennlp train` from there); every top-level path and model.teacher_archive can be
-// overridden with `-o '{"train_data_path": "...", "model.teacher_archive": "..."}'`.
+// (run `allennlp train` from there); every top-level path and model.teacher.archive can be
+// overridden with `-o '{"train_data_path": "...", "model.teacher.archive": "..."}'`.
 {
   // ---------------------------------------------------------------- data
   // A CC BY-SA 4.0 sample of UNER / UD English-EWT shipped in the repo (see its README);
@@ -15,7 +15,7 @@
     dev: 'fixtures/data/ud_ewt/dev.conllu',
     test: 'fixtures/data/ud_ewt/test.conllu',
   },
-  // Teachers the KD configs use unless -o model.teacher_archive says otherwise: small
+  // Teachers the KD configs use unless -o model.teacher.archive says otherwise: small
   // teachers trained on the sample by scripts/make_fixture_teachers.py (make demo trains a
   // proper one and passes it with -o).
   ner_teacher_archive:: 'fixtures/teachers/ner_crf_teacher.tar.gz',
@@ -126,7 +126,7 @@
       $.crf_tagger($.ner_student_dims.word_dim, $.ner_student_dims.hidden)
   ) + { type: type } + (
     if distillation == null then {} else {
-      teacher_archive: $.ner_teacher_archive,
+      teacher: { archive: $.ner_teacher_archive },
       distillation: distillation,
     }
   ),
@@ -212,7 +212,7 @@
     tag_dim=$.dep_student_dims.tag_dim,
   ) + { type: 'distilled_biaffine_parser', gold_loss: gold_loss } + (
     if distillation == null then {} else {
-      teacher_archive: $.dep_teacher_archive,
+      teacher: { archive: $.dep_teacher_archive },
       distillation: distillation,
     }
   ),
@@ -233,6 +233,27 @@
     numpy_seed: seed,
     pytorch_seed: seed,
   },
+  // Dependency parsing as sequence labelling (distilled_dependency_tagger): the parsing
+  // student's word and POS embeddings and BiLSTM, a softmax over the relative-POS labels
+  // instead of the biaffine scorers; taught by a parser through the dependency_labels adapter.
+  words_and_pos:: $.words { pos_tags: { type: 'single_id', namespace: 'pos', feature_name: 'pos_' } },
+  dep_tagger_student(distillation=null):: {
+    type: 'distilled_dependency_tagger',
+    text_field_embedder: { token_embedders: {
+      tokens: { type: 'embedding', embedding_dim: $.dep_student_dims.word_dim, trainable: true },
+      pos_tags: { type: 'embedding', embedding_dim: $.dep_student_dims.pos_dim, vocab_namespace: 'pos' },
+    } },
+    encoder: $.lstm($.dep_student_dims.word_dim + $.dep_student_dims.pos_dim, $.dep_student_dims.hidden),
+  } + (
+    if distillation == null then {} else {
+      teacher: { archive: $.dep_teacher_archive },
+      distillation: distillation,
+    }
+  ),
+  dep_tagger_experiment(distillation=null, epochs=20):: $.dep_experiment(
+    $.dep_tagger_student(distillation), $.words_and_pos, epochs
+  ) + { dataset_reader+: { type: 'dependency_labels' } },
+
   // A distilled parsing student: the shared student architecture, its word-only inputs (and
   // POS tags), and the given KD objective.
   dep_kd(distillation, gold_loss='local', epochs=20):: $.dep_experiment(

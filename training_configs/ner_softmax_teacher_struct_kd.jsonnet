@@ -3,5 +3,5 @@
 local lib = import 'common.libsonnet';
 
 lib.ner_kd({ type: 'structural', alpha: 0.5 }) + {
-  model+: { teacher_archive: 'fixtures/teachers/ner_softmax_teacher.tar.gz' },
+  model+: { teacher: { archive: 'fixtures/teachers/ner_softmax_teacher.tar.gz' } },
 }

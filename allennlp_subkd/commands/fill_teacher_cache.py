@@ -7,7 +7,7 @@ per-sentence outputs in a teacher disk cache, ahead of training.
         [--relation-heads 2] --include-package allennlp_subkd
 
 The entries are exactly what a distilled model's training writes and reads (same keys, same
-per-sentence outputs), so a later `allennlp train` with `model.teacher_cache_dir: DIR` and
+per-sentence outputs), so a later `allennlp train` with `model.teacher.cache.dir: DIR` and
 the same teacher archive runs no teacher forward pass for these sentences. Sentences already
 in the cache are skipped, so an interrupted fill resumes where it stopped.
 """
@@ -50,13 +50,13 @@ class FillTeacherCache(Subcommand):
         subparser.add_argument("input_file", type=str,
                                help="data the teacher's own dataset reader reads (the students' training file)")
         subparser.add_argument("--cache-dir", type=str, required=True,
-                               help="the directory given to the students as teacher_cache_dir")
+                               help="the directory given to the students as teacher.cache.dir")
         subparser.add_argument("--batch-size", type=int, default=32)
         subparser.add_argument("--cuda-device", type=int, default=-1)
         subparser.add_argument("--dtype", choices=["float32", "float16"], default="float32",
-                               help="storage precision (the students' teacher_cache_dtype)")
+                               help="storage precision (the students' teacher.cache.dtype)")
         subparser.add_argument("--max-mb", type=float, default=2048.0,
-                               help="bound of the cache in MiB (the students' teacher_cache_dir_mb)")
+                               help="bound of the cache in MiB (the students' teacher.cache.dir_mb)")
         subparser.add_argument("--relation-heads", type=int, default=CACHED_RELATION_HEADS,
                                help="parsers: cache the relation scores at the teacher's K best "
                                     "heads per word, what objectives with relation_heads <= K read "

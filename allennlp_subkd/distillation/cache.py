@@ -52,10 +52,10 @@ class TeacherCache:
 
     def __init__(self, max_mb: float, dtype: str = "float32") -> None:
         if not isinstance(max_mb, (int, float)) or max_mb < 0:
-            raise ConfigurationError(f"teacher_cache_mb must be a number >= 0, got {max_mb!r}")
+            raise ConfigurationError(f"teacher.cache.memory_mb must be a number >= 0, got {max_mb!r}")
         if dtype not in _DTYPES:
             raise ConfigurationError(
-                f'teacher_cache_dtype must be "float32" or "float16", got {dtype!r}'
+                f'teacher.cache.dtype must be "float32" or "float16", got {dtype!r}'
             )
         self.max_bytes = int(max_mb * (1 << 20))
         self.dtype = _DTYPES[dtype]

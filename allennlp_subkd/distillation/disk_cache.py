@@ -131,7 +131,7 @@ class TeacherDiskCache:
 
     def __init__(self, directory: str, max_mb: float = 2048.0, dtype: str = "float32") -> None:
         if not isinstance(max_mb, (int, float)) or max_mb <= 0:
-            raise ConfigurationError(f"teacher_cache_dir_mb must be a number > 0, got {max_mb!r}")
+            raise ConfigurationError(f"teacher.cache.dir_mb must be a number > 0, got {max_mb!r}")
         if dtype not in _DTYPES:
             raise ConfigurationError(
                 f'teacher_cache_dtype must be "float32" or "float16", got {dtype!r}'

@@ -21,6 +21,7 @@ every pair (`bilinear_pairs`, for objectives with `relation_heads = None`) or on
 teacher's k best heads of each dependent (`bilinear_at`), for the teacher and the student.
 """
 import contextlib
+from types import SimpleNamespace
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -28,10 +29,12 @@ import torch
 from allennlp.models import Model
 from allennlp_models.structured_prediction import BiaffineDependencyParser
 
+from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.batch import select_rows
 from allennlp_subkd.distillation.objectives.parsing import teacher_label_heads, valid_arcs
 from allennlp_subkd.distillation.scores import ParserScores
 from allennlp_subkd.distillation.student import DistilledModelMixin
+from allennlp_subkd.distillation.teacher import FrozenTeacher
 from allennlp_subkd.modules.fast_bilinear import bilinear_at, bilinear_pairs
 
 #: what can teach a parser: biaffine parsers, and so the distilled parsers too
@@ -212,8 +215,110 @@ def parser_teacher_outputs(
     ]
 
 
+@TeacherAdapter.register("parser")
+class ParserTeacherAdapter(TeacherAdapter):
+    """
+    A biaffine parser (`biaffine_parser` or `distilled_biaffine_parser`) teaching a parser
+    with the same dependency relations: its arc scores, and its relation scores at every pair
+    or only at its `relation_heads` best heads of each word (the objective's), relations
+    re-ordered to the student's, padded or cut to the student's length. Sentences are keyed on
+    their words and POS tags; the teacher's inputs (words and POS tags) are the student's
+    tensors when they mean the same to it, else rebuilt from `metadata` with its own
+    vocabulary. The teacher decodes greedily (it is in eval mode, and Chu-Liu-Edmonds would
+    be a Python loop for nothing: only its scores are used).
+
+    Registered as a `TeacherAdapter` with name "parser" (the parser's default).
+    """
+
+    teacher_types = PARSER_TEACHERS
+    scores_type = ParserScores
+
+    @staticmethod
+    def relation_heads(batch: TeacherBatch) -> Optional[int]:
+        """The heads per word the cache entries hold relation scores for (`None`: the
+        representations, for objectives comparing every pair)."""
+        return cached_relation_heads(getattr(batch.objective, "relation_heads", None))
+
+    def keys(self, batch: TeacherBatch) -> Optional[List[Tuple[Any, ...]]]:
+        if batch.metadata is None:
+            return None
+        sentences = [m["words"] for m in batch.metadata]
+        return parser_keys(sentences, [m["pos"] for m in batch.metadata], self.relation_heads(batch))
+
+    def compute(self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
+        return parser_rows_outputs(teacher, batch, rows, self.relation_heads(batch))
+
+    def assemble(self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch) -> ParserScores:
+        model = teacher.model
+        index = teacher.label_map(batch.vocab, batch.label_namespace, "head_tags")
+        relation_heads = getattr(batch.objective, "relation_heads", None)
+        scores = assemble_parser_scores(model, per_sentence, batch.mask, relation_heads)
+        return permute_relations(scores, index)
+
+
+def parser_rows_outputs(
+    teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], relation_heads: Optional[int]
+) -> List[Tuple[torch.Tensor, ...]]:
+    """`parser_teacher_outputs` of the sentences `rows` of a batch whose inputs are a
+    parser's (`words`, `pos_tags`) or, for a student that is no parser, whose `metadata` has
+    the words and POS tags (the teacher's inputs are then always rebuilt from them)."""
+    metadata = select_rows(batch.metadata, rows, batch.batch_size)
+    sentences = None if metadata is None else [m["words"] for m in metadata]
+    tags = None if metadata is None else {"pos_tags": ("pos", [m["pos"] for m in metadata])}
+    if "words" in batch.inputs and "pos_tags" in batch.inputs:
+        inputs = teacher.inputs(
+            {"words": select_rows(batch.inputs["words"], rows, batch.batch_size),
+             "pos_tags": select_rows(batch.inputs["pos_tags"], rows, batch.batch_size)},
+            sentences, batch.vocab, batch.device, label_inputs=tags, text_field="words",
+        )
+    else:
+        inputs = teacher.rebuild_inputs(sentences, batch.device, label_inputs=tags, text_field="words")
+    lengths = [len(m["words"]) + 1 for m in metadata] if metadata is not None else \
+        [batch.mask.sum(-1).tolist()[i] for i in rows]
+    return parser_teacher_outputs(
+        teacher.model, inputs["words"], inputs["pos_tags"], metadata, lengths, relation_heads
+    )
+
+
+def assemble_parser_scores(
+    model: Model,
+    per_sentence: List[Tuple[torch.Tensor, ...]],
+    mask: torch.BoolTensor,
+    relation_heads: Optional[int],
+) -> ParserScores:
+    """A parser teacher's cached per-sentence outputs as one `ParserScores` of the batch
+    (`mask [batch, n+1]`), relations in the teacher's order: at every pair (rebuilt from the
+    representations) for `relation_heads = None`, else at its min(k, n+1) best heads."""
+    batch_size, length = mask.shape
+    device = mask.device
+    arcs = mask.new_zeros(batch_size, length, length, dtype=torch.float32)
+    for i, entry in enumerate(per_sentence):
+        n = min(entry[0].size(0), length)
+        arcs[i, :n, :n] = entry[0][:n, :n]
+    if relation_heads is None:
+        dim = per_sentence[0][1].size(-1)
+        head_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
+        child_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
+        for i, (_, sentence_heads, sentence_children) in enumerate(per_sentence):
+            n = min(sentence_heads.size(0), length)
+            head_tags[i, :n] = sentence_heads[:n]
+            child_tags[i, :n] = sentence_children[:n]
+        return relation_scores(model.tag_bilinear, arcs, head_tags, child_tags, mask)
+    k = min(relation_heads, length)
+    relations = per_sentence[0][2].size(-1)
+    # unused slots point at the word itself: a self-loop, never a valid arc
+    heads = torch.arange(length, device=device).view(1, length, 1).repeat(batch_size, 1, k)
+    labels = mask.new_zeros(batch_size, length, k, relations, dtype=torch.float32)
+    for i, (_, sentence_heads, sentence_labels) in enumerate(per_sentence):
+        n, stored = sentence_heads.shape
+        n, used = min(n, length), min(k, stored)
+        heads[i, :n, :used] = sentence_heads[:n, :used]
+        labels[i, :n, :used] = sentence_labels[:n, :used]
+    return ParserScores(arcs, labels, mask.bool(), heads)
+
+
 class DistilledParserMixin(DistilledModelMixin):
-    """Computes a parser student's per-sentence KD term against its frozen teacher."""
+    """Computes a parser student's per-sentence KD term against its frozen teacher(s)."""
 
     def _teacher_parser_scores(
         self,
@@ -223,67 +328,12 @@ class DistilledParserMixin(DistilledModelMixin):
         mask: torch.BoolTensor,
         relation_heads: Optional[int] = None,
     ) -> ParserScores:
-        """The teacher's arc and relation scores for this batch, relations in the student's
-        order, padded or cut to the student's length, without gradients: relations at every
-        pair, or (`relation_heads = k`) only at its k best heads of each dependent
-        (`teacher_label_heads`). The teacher decodes greedily (it is in eval mode, and
-        Chu-Liu-Edmonds would be a Python loop for nothing: only its scores are used)."""
-        teacher = self._teacher
-        device = mask.device
-        model = teacher.to(device)
-        index = teacher.label_map(self.vocab, "head_tags", "head_tags")
-        sentences = [m["words"] for m in metadata] if metadata is not None else None
-        tags = [m["pos"] for m in metadata] if metadata is not None else None
-        lengths = mask.sum(-1).tolist()  # ROOT included
-        batch_size = mask.size(0)
-
-        cached = cached_relation_heads(relation_heads)
-
-        def compute(rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
-            inputs = teacher.inputs(
-                {"words": select_rows(words, rows, batch_size),
-                 "pos_tags": select_rows(pos_tags, rows, batch_size)},
-                None if sentences is None else [sentences[i] for i in rows],
-                self.vocab,
-                device,
-                label_inputs=None if tags is None else {"pos_tags": ("pos", [tags[i] for i in rows])},
-                text_field="words",
-            )
-            return parser_teacher_outputs(
-                model, inputs["words"], inputs["pos_tags"],
-                select_rows(metadata, rows, batch_size), [lengths[i] for i in rows], cached,
-            )
-
-        keys = None if sentences is None else parser_keys(sentences, tags, cached)
-        per_sentence = teacher.per_sentence(keys, compute, batch_size, device)
-        length = mask.size(1)
-        arcs = mask.new_zeros(batch_size, length, length, dtype=torch.float32)
-        for i, entry in enumerate(per_sentence):
-            n = entry[0].size(0)
-            arcs[i, :n, :n] = entry[0]
-        with torch.no_grad():
-            if relation_heads is None:
-                dim = per_sentence[0][1].size(-1)
-                head_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
-                child_tags = mask.new_zeros(batch_size, length, dim, dtype=torch.float32)
-                for i, (_, sentence_heads, sentence_children) in enumerate(per_sentence):
-                    n = sentence_heads.size(0)
-                    head_tags[i, :n] = sentence_heads
-                    child_tags[i, :n] = sentence_children
-                scores = relation_scores(model.tag_bilinear, arcs, head_tags, child_tags, mask)
-            else:
-                k = min(relation_heads, length)
-                relations = per_sentence[0][2].size(-1)
-                # unused slots point at the word itself: a self-loop, never a valid arc
-                heads = torch.arange(length, device=device).view(1, length, 1).repeat(batch_size, 1, k)
-                labels = mask.new_zeros(batch_size, length, k, relations, dtype=torch.float32)
-                for i, (_, sentence_heads, sentence_labels) in enumerate(per_sentence):
-                    n, stored = sentence_heads.shape
-                    used = min(k, stored)
-                    heads[i, :n, :used] = sentence_heads[:, :used]
-                    labels[i, :n, :used] = sentence_labels[:, :used]
-                scores = ParserScores(arcs, labels, mask.bool(), heads)
-        return permute_relations(scores, index)
+        """The (first) teacher's scores of a batch as the KD term sees them, relations at every
+        pair or at its `relation_heads` best heads per word, whatever the objective's (for
+        tests and diagnostics)."""
+        batch = self._teacher_batch({"words": words, "pos_tags": pos_tags}, metadata, mask)
+        batch.objective = SimpleNamespace(relation_heads=relation_heads)
+        return self.teacher_scores(batch)[0]
 
     def _parser_distillation(
         self,
@@ -294,8 +344,9 @@ class DistilledParserMixin(DistilledModelMixin):
         metadata: List[Dict[str, Any]],
     ) -> torch.Tensor:
         """The per-sentence KD term `[batch]` of this batch, from the student's captured
-        forward pass: the teacher's scores first, then the student's relation scores at the
-        pairs the objective compares (`relation_heads`)."""
-        k = self._distillation.relation_heads
-        teacher = self._teacher_parser_scores(words, pos_tags, metadata, mask, k)
-        return self._distillation(student.scores(self, mask, teacher.label_heads), teacher)
+        forward pass: the teachers' scores first, then the student's relation scores at the
+        pairs each teacher's are given at (`relation_heads`)."""
+        batch = self._teacher_batch({"words": words, "pos_tags": pos_tags}, metadata, mask)
+        return self._distill(
+            lambda teacher: student.scores(self, mask, teacher.label_heads), self.teacher_scores(batch)
+        )

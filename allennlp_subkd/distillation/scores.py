@@ -4,9 +4,22 @@ Both the student's and the (label-aligned) teacher's outputs are put into these 
 dataclasses so that an objective is a pure function of two of them and a mask.
 """
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import torch
+
+
+def check_shape(tensor: Optional[torch.Tensor], expected: Sequence[int], what: str, source: str) -> None:
+    """A `ValueError` naming `source` (e.g. the adapter) when `tensor` is not of shape
+    `expected` (`-1` matches any size)."""
+    if tensor is None:
+        return
+    shape = tuple(tensor.shape)
+    if len(shape) != len(expected) or any(e not in (-1, s) for e, s in zip(expected, shape)):
+        raise ValueError(
+            f"{source} returned {what} of shape {list(shape)}, expected "
+            f"{['*' if e == -1 else e for e in expected]} for this batch"
+        )
 
 
 @dataclass
@@ -28,6 +41,14 @@ class TaggerScores:
     @property
     def is_crf(self) -> bool:
         return self.transitions is not None
+
+    def validate(self, batch: Any, source: str) -> None:
+        """Shapes against a `TeacherBatch`: `[batch, time, student labels]` emissions."""
+        labels = batch.vocab.get_vocab_size(batch.label_namespace)
+        check_shape(self.emissions, (*batch.mask.shape, labels), "emissions", source)
+        check_shape(self.transitions, (labels, labels), "transitions", source)
+        check_shape(self.start, (labels,), "start transitions", source)
+        check_shape(self.end, (labels,), "end transitions", source)
 
     def detached(self) -> "TaggerScores":
         """The same scores cut from the autograd graph (the teacher's are targets)."""
@@ -71,6 +92,18 @@ class ParserScores:
     @property
     def sparse(self) -> bool:
         return self.label_heads is not None
+
+    def validate(self, batch: Any, source: str) -> None:
+        """Shapes against a `TeacherBatch` whose mask is `[batch, n+1]`."""
+        size, length = batch.mask.shape
+        relations = batch.vocab.get_vocab_size(batch.label_namespace)
+        check_shape(self.arcs, (size, length, length), "arc scores", source)
+        if self.label_heads is None:
+            check_shape(self.labels, (size, length, length, relations), "relation scores", source)
+        else:
+            k = self.label_heads.size(-1)
+            check_shape(self.label_heads, (size, length, k), "relation heads", source)
+            check_shape(self.labels, (size, length, k, relations), "relation scores", source)
 
     def at_label_pairs(self, values: torch.Tensor) -> torch.Tensor:
         """`values [batch, n+1, n+1]` (one per arc) at the pairs `labels` is given for:

@@ -1,15 +1,18 @@
-"""What every distilled model shares: the lazy teacher, the objective, the loss mixing and
-the KD metrics. Mixed into the registered models in `allennlp_subkd.models`."""
+"""What every distilled model shares: the lazy teacher (or teacher ensemble), its adapter,
+the objective, the loss mixing and the KD metrics. Mixed into the registered models in
+`allennlp_subkd.models`, and into models of your own (`docs/extending.md`)."""
 import logging
-from typing import Dict, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
-from allennlp.models import Model
 from allennlp.training.metrics import Average
 
+from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.objectives.base import DistillationObjective
 from allennlp_subkd.distillation.teacher import FrozenTeacher
+from allennlp_subkd.distillation.teacher_config import Teacher, rewrite_deprecated_params
 
 logger = logging.getLogger(__name__)
 
@@ -17,59 +20,83 @@ logger = logging.getLogger(__name__)
 class DistilledModelMixin:
     """
     Adds knowledge distillation to an AllenNLP model. The model calls
-    `_setup_distillation` at the end of its constructor and `_mix_distillation` in
-    `forward` when `_distilling` is true.
+    `_setup_distillation` at the end of its constructor and, in `forward` when
+    `_distilling` is true, `teacher_scores` (the teachers' scores of the batch, through the
+    adapter) and `_distill` (the objective against them), then `_mix_distillation`.
 
-    The teacher lives in a plain Python attribute (`FrozenTeacher` is no `torch.nn.Module`),
-    so PyTorch never registers it: it is absent from `state_dict()`, `parameters()`, the
+    The teachers live in a plain Python list (`FrozenTeacher` is no `torch.nn.Module`), so
+    PyTorch never registers them: they are absent from `state_dict()`, `parameters()`, the
     optimizer, the initializer and `extend_embedder_vocab`, and the student's archive holds
     no teacher weight.
+
+    Configs may still give the deprecated flat teacher arguments (`teacher_archive`, ...):
+    `from_params` moves them into `teacher` with a `DeprecationWarning`.
     """
+
+    #: the registered name errors call the student by
+    student_name = "distilled model"
+
+    @classmethod
+    def from_params(cls, params: Params, **extras):  # type: ignore[override]
+        rewrite_deprecated_params(params, cls.student_name)
+        return super().from_params(params=params, **extras)  # type: ignore[misc]
 
     def _setup_distillation(
         self,
-        teacher_archive: Optional[str],
+        teacher: Optional[Teacher],
         distillation: Optional[DistillationObjective],
-        accepted_teachers: Tuple[Type[Model], ...],
-        student_name: str,
-        reindex_teacher_inputs: Optional[bool],
-        teacher_cache_mb: float = 512.0,
-        teacher_cache_dtype: str = "float32",
-        teacher_cache_dir: Optional[str] = None,
-        teacher_cache_dir_mb: float = 2048.0,
+        default_adapter: TeacherAdapter,
+        label_namespace: str,
     ) -> None:
-        if distillation is not None and teacher_archive is None:
+        """Check and keep the teacher (built lazily: no archive is read here) and the
+        objective. `default_adapter` reads the teachers of the student's own kind;
+        `label_namespace` is the student's, whose order the teachers' scores follow."""
+        name = self.student_name
+        if distillation is not None and teacher is None:
+            raise ConfigurationError(f"{name}: a distillation objective needs a teacher")
+        if teacher is not None and distillation is None:
             raise ConfigurationError(
-                f"{student_name}: a distillation objective needs a teacher_archive"
-            )
-        if teacher_archive is not None and distillation is None:
-            raise ConfigurationError(
-                f"{student_name}: teacher_archive {teacher_archive!r} is given but no "
-                "distillation objective; add distillation: {type: ...} or drop the teacher"
+                f"{name}: teacher {teacher.archives} is given but no distillation objective; "
+                "add distillation: {type: ...} or drop the teacher"
             )
         self._distillation = distillation
-        self._teacher = (
-            FrozenTeacher(
-                teacher_archive,
-                accepted_teachers,
-                student_name,
-                reindex_teacher_inputs,
-                teacher_cache_mb,
-                teacher_cache_dtype,
-                teacher_cache_dir,
-                teacher_cache_dir_mb,
-            )
-            if teacher_archive is not None
-            else None
-        )
+        self._teachers: List[FrozenTeacher] = []
+        self._teacher_weights: List[float] = []
+        self._adapter: Optional[TeacherAdapter] = None
+        self._label_namespace = label_namespace
+        if teacher is not None:
+            adapter = teacher.adapter or default_adapter
+            if not issubclass(adapter.scores_type, distillation.scores_type):
+                raise ConfigurationError(
+                    f"{name}: the teacher adapter {adapter.name} gives "
+                    f"{adapter.scores_type.__name__}, but the {type(distillation).__name__} "
+                    f"objective compares {distillation.scores_type.__name__}"
+                )
+            adapter.check_student(self.vocab, label_namespace, name)  # type: ignore[attr-defined]
+            if teacher.is_ensemble:
+                distillation.check_ensemble()
+            self._adapter = adapter
+            self._teachers = teacher.members(adapter, name)
+            self._teacher_weights = teacher.weights
         self._distillation_epoch: Optional[int] = None
         self._kd_loss = Average()
         self._kd_checked = False
 
     @property
     def teacher(self) -> Optional[FrozenTeacher]:
-        """The frozen teacher (loaded on first use), or `None` for a plain student."""
-        return self._teacher
+        """The frozen teacher (loaded on first use), the first member of an ensemble, or
+        `None` for a plain student."""
+        return self._teachers[0] if self._teachers else None
+
+    @property
+    def teachers(self) -> List[FrozenTeacher]:
+        """Every member of the teacher ensemble (one for a single teacher)."""
+        return list(self._teachers)
+
+    @property
+    def teacher_weights(self) -> List[float]:
+        """The members' normalised weights."""
+        return list(self._teacher_weights)
 
     @property
     def distillation(self) -> Optional[DistillationObjective]:
@@ -84,6 +111,60 @@ class DistilledModelMixin:
         """KD is added while training only: validation, evaluation and prediction score the
         student on its own and never touch the teacher."""
         return self._distillation is not None and self.training  # type: ignore[attr-defined]
+
+    def _teacher_batch(
+        self, inputs: Dict[str, Any], metadata: Optional[List[Dict[str, Any]]], mask: torch.Tensor
+    ) -> TeacherBatch:
+        return TeacherBatch(
+            inputs, metadata, mask.bool(), self.vocab, self._label_namespace,  # type: ignore[attr-defined]
+            self._distillation,
+        )
+
+    def teacher_scores(self, batch: TeacherBatch) -> List[Any]:
+        """Each teacher's scores of the batch (no gradients), aligned with the student by the
+        adapter, from the teachers' caches where present. A scores object with a `validate`
+        method is checked against the batch, and a wrong shape names the adapter."""
+        adapter = self._adapter
+        device = batch.device
+        keys = adapter.keys(batch)
+        scores = []
+        for member in self._teachers:
+            member.to(device)
+
+            def compute(rows: List[int], member: FrozenTeacher = member) -> List[Tuple[torch.Tensor, ...]]:
+                with torch.no_grad():
+                    return adapter.compute(member, batch, rows)
+
+            per_sentence = member.per_sentence(keys, compute, batch.batch_size, device)
+            with torch.no_grad():
+                assembled = adapter.assemble(member, per_sentence, batch)
+            if not isinstance(assembled, adapter.scores_type):
+                raise TypeError(
+                    f"the teacher adapter {adapter.name} returned a {type(assembled).__name__}, "
+                    f"not the {adapter.scores_type.__name__} it declares"
+                )
+            validate = getattr(assembled, "validate", None)
+            if validate is not None:
+                validate(batch, f"the teacher adapter {adapter.name}")
+            scores.append(assembled)
+        return scores
+
+    def _distill(
+        self,
+        student: Callable[[Any], Any],
+        teachers: Sequence[Any],
+        *args: Any,
+    ) -> torch.Tensor:
+        """The per-sentence KD term `[batch]` against the teachers' mixture:
+        `student(teacher_scores)` gives the student's scores compared with one teacher's (the
+        same object for most students; a parser's relation scores are taken at each teacher's
+        heads); `args` go to the objective after the two scores (a tagger's mask)."""
+        pairs = [(student(t), t) for t in teachers]
+        if not self._kd_checked:
+            for s, t in pairs:
+                self._distillation.check(s, t)  # type: ignore[union-attr]
+            self._kd_checked = True
+        return self._distillation.mixture(pairs, self._teacher_weights, *args)  # type: ignore[union-attr]
 
     def _mix_distillation(
         self, output: Dict[str, torch.Tensor], kd: torch.Tensor

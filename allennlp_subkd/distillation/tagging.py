@@ -5,10 +5,12 @@ import torch
 from allennlp.models import Model, SimpleTagger
 from allennlp_models.tagging import CrfTagger
 
+from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.batch import select_rows
 from allennlp_subkd.distillation.extract import permute_labels, tagger_emissions, tagger_scores
 from allennlp_subkd.distillation.scores import TaggerScores
 from allennlp_subkd.distillation.student import DistilledModelMixin
+from allennlp_subkd.distillation.teacher import FrozenTeacher
 
 #: what can teach a tagger: CRF and softmax taggers, and so the distilled taggers too
 TAGGER_TEACHERS = (CrfTagger, SimpleTagger)
@@ -29,8 +31,53 @@ def tagger_teacher_outputs(
     return [(emissions[j, :length],) for j, length in enumerate(lengths)]
 
 
+@TeacherAdapter.register("tagger")
+class TaggerTeacherAdapter(TeacherAdapter):
+    """
+    A CRF or softmax tagger (`crf_tagger`, `simple_tagger` or our distilled ones) teaching a
+    tagger with the same label set: its emission scores per sentence (cached in its own
+    label order), and, for a CRF, its transitions, all re-ordered to the student's labels.
+    Sentences are keyed on their words; the teacher's inputs are the student's tensors when
+    they mean the same to it, else rebuilt from the words.
+
+    Registered as a `TeacherAdapter` with name "tagger" (the taggers' default).
+    """
+
+    teacher_types = TAGGER_TEACHERS
+    scores_type = TaggerScores
+
+    def keys(self, batch: TeacherBatch) -> Optional[List[Tuple[str, ...]]]:
+        words = batch.words()
+        return None if words is None else tagger_keys(words)
+
+    def compute(self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int]) -> List[Tuple[torch.Tensor]]:
+        words = batch.words()
+        inputs = teacher.inputs(
+            {"tokens": select_rows(batch.inputs["tokens"], rows, batch.batch_size)},
+            None if words is None else [words[i] for i in rows],
+            batch.vocab,
+            batch.device,
+        )
+        lengths = batch.mask.sum(-1).tolist()
+        return tagger_teacher_outputs(teacher.model, inputs["tokens"], [lengths[i] for i in rows])
+
+    def assemble(self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch) -> TaggerScores:
+        model = teacher.model
+        index = teacher.label_map(batch.vocab, batch.label_namespace, model.label_namespace)
+        index = index.to(batch.device)
+        mask = batch.mask
+        # cached in the teacher's own label order (student-independent, so one disk cache
+        # serves every student); re-ordered to the student's here
+        emissions = mask.new_zeros(batch.batch_size, mask.size(1), len(index), dtype=torch.float32)
+        for i, (sentence,) in enumerate(per_sentence):
+            emissions[i, : sentence.size(0)] = sentence.index_select(-1, index)
+        # the teacher's transitions, in the student's label order
+        aligned = permute_labels(tagger_scores(model, emissions[:, :0]), index)
+        return TaggerScores(emissions, aligned.transitions, aligned.start, aligned.end)
+
+
 class DistilledTaggerMixin(DistilledModelMixin):
-    """Computes a tagger student's per-sentence KD term against its frozen teacher."""
+    """Computes a tagger student's per-sentence KD term against its frozen teacher(s)."""
 
     def _teacher_tagger_scores(
         self,
@@ -38,35 +85,9 @@ class DistilledTaggerMixin(DistilledModelMixin):
         metadata: Optional[List[Dict]],
         mask: torch.BoolTensor,
     ) -> TaggerScores:
-        """The teacher's scores for this batch, labels in the student's order, padded or
-        cut to the student's length, without gradients."""
-        teacher = self._teacher
-        device = mask.device
-        model = teacher.to(device)
-        index = teacher.label_map(self.vocab, self.label_namespace, model.label_namespace)
-        words = [m["words"] for m in metadata] if metadata is not None else None
-        lengths = mask.sum(-1).tolist()
-        batch_size = mask.size(0)
-
-        def compute(rows: List[int]) -> List[Tuple[torch.Tensor]]:
-            inputs = teacher.inputs(
-                {"tokens": select_rows(tokens, rows, batch_size)},
-                None if words is None else [words[i] for i in rows],
-                self.vocab,
-                device,
-            )
-            return tagger_teacher_outputs(model, inputs["tokens"], [lengths[i] for i in rows])
-
-        keys = None if words is None else tagger_keys(words)
-        per_sentence = teacher.per_sentence(keys, compute, batch_size, device)
-        # cached in the teacher's own label order (student-independent, so one disk cache
-        # serves every student); re-ordered to the student's here
-        emissions = mask.new_zeros(batch_size, mask.size(1), len(index), dtype=torch.float32)
-        for i, (sentence,) in enumerate(per_sentence):
-            emissions[i, : sentence.size(0)] = sentence.index_select(-1, index.to(device))
-        with torch.no_grad():  # the teacher's transitions, in the student's label order
-            aligned = permute_labels(tagger_scores(model, emissions[:, :0]), index)
-        return TaggerScores(emissions, aligned.transitions, aligned.start, aligned.end)
+        """The (first) teacher's scores of a batch as the KD term sees them (for tests and
+        diagnostics)."""
+        return self.teacher_scores(self._teacher_batch({"tokens": tokens}, metadata, mask))[0]
 
     def _tagger_distillation(
         self,
@@ -75,9 +96,6 @@ class DistilledTaggerMixin(DistilledModelMixin):
         metadata: Optional[List[Dict]],
         mask: torch.BoolTensor,
     ) -> torch.Tensor:
-        """The per-sentence KD term `[batch]` of this batch."""
-        teacher = self._teacher_tagger_scores(tokens, metadata, mask)
-        if not self._kd_checked:
-            self._distillation.check(student, teacher)
-            self._kd_checked = True
-        return self._distillation(student, teacher, mask)
+        """The per-sentence KD term `[batch]` of this batch (against the teachers' mixture)."""
+        batch = self._teacher_batch({"tokens": tokens}, metadata, mask)
+        return self._distill(lambda teacher: student, self.teacher_scores(batch), batch.mask)

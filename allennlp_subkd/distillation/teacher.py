@@ -103,25 +103,25 @@ class FrozenTeacher:
         path = self.archive_path
         local = "://" not in str(path)
         if local and not os.path.exists(path):
-            raise ConfigurationError(f"teacher_archive {path!r} does not exist")
+            raise ConfigurationError(f"teacher archive {path!r} does not exist")
         try:
             archive = load_archive(path, cuda_device=-1)
         except Exception as error:  # a truncated tarball, a missing config or weights, ...
             raise ConfigurationError(
-                f"teacher_archive {path!r} could not be loaded as an AllenNLP model archive: "
+                f"teacher archive {path!r} could not be loaded as an AllenNLP model archive: "
                 f"{type(error).__name__}: {error}"
             ) from error
         model = archive.model
         if not isinstance(model, self.accepted_types):
             accepted = ", ".join(t.__name__ for t in self.accepted_types)
             raise ConfigurationError(
-                f"teacher_archive {path!r} holds a {type(model).__name__}; a {self.student_name} "
+                f"teacher archive {path!r} holds a {type(model).__name__}; a {self.student_name} "
                 f"can only be taught by one of: {accepted}"
             )
         indexers = getattr(archive.dataset_reader, "_token_indexers", None)
         if not isinstance(indexers, dict):
             raise ConfigurationError(
-                f"the dataset reader of teacher_archive {path!r} "
+                f"the dataset reader of teacher archive {path!r} "
                 f"({type(archive.dataset_reader).__name__}) exposes no token indexers, so the "
                 "teacher's inputs cannot be rebuilt from the words"
             )
@@ -270,11 +270,23 @@ class FrozenTeacher:
         tokens = student_inputs[text_field]
         if self._can_reuse(tokens, student_vocab):  # type: ignore[arg-type]
             return student_inputs
+        return self.rebuild_inputs(words, device, label_inputs, text_field)
+
+    def rebuild_inputs(
+        self,
+        words: Optional[Sequence[Sequence[str]]],
+        device: torch.device,
+        label_inputs: Optional[Dict[str, Tuple[str, Sequence[Sequence[str]]]]] = None,
+        text_field: str = "tokens",
+    ) -> Dict[str, object]:
+        """The teacher's forward arguments built from the words alone (and `label_inputs`, see
+        `inputs`) with its own token indexers and vocabulary, whatever the student reads."""
         if words is None:
             raise ConfigurationError(
                 f"the teacher's inputs must be rebuilt from the words, but the "
                 f"{self.student_name}'s batch has no metadata with 'words'"
             )
+        self.model  # noqa: B018  (loads the archive, and so the teacher's token indexers)
         instances: List[Instance] = []
         for i, sentence in enumerate(words):
             text = TextField([Token(w) for w in sentence], self._token_indexers)

@@ -16,10 +16,11 @@ from allennlp_subkd.distillation.objectives.parsing import (
     gold_tree_nll,
 )
 from allennlp_subkd.distillation.parsing import (
-    PARSER_TEACHERS,
     DistilledParserMixin,
+    ParserTeacherAdapter,
     capture_parser_scores,
 )
+from allennlp_subkd.distillation.teacher_config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.attachment_scores import WorkerSafeAttachmentScores
 from allennlp_subkd.models.nonempty import forward_nonempty
 from allennlp_subkd.modules.fast_bilinear import FastBilinear
@@ -55,35 +56,22 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         Exactly as `BiaffineDependencyParser` (allennlp-models), which receives every other
         argument (`tag_feedforward`, `arc_feedforward`, `pos_tag_embedding`,
         `use_mst_decoding_for_validation`, `dropout`, `input_dropout`, `initializer`).
-    teacher_archive : `str`, optional (default = `None`)
-        Path of the teacher's `model.tar.gz`: a `biaffine_parser` or
-        `distilled_biaffine_parser`, with the same dependency relations (`head_tags`, matched
-        by string; any order). Its embedder and vocabulary may differ from the student's:
-        its inputs are then rebuilt from `metadata["words"]` with its own token indexers, and
-        the POS tags from `metadata["pos"]` with its own `pos` vocabulary. Loaded lazily at the
-        first training batch.
+    teacher : `Teacher`, optional (default = `None`)
+        The frozen teacher (`allennlp_subkd.distillation.teacher_config.Teacher`): its
+        `archive` (a `biaffine_parser` or `distilled_biaffine_parser` with the same dependency
+        relations, `head_tags`, matched by string, any order; or a list of them, an
+        ensemble, with `weights`), `reindex_inputs`, `cache` and `adapter`. Its embedder and
+        vocabulary may differ from the student's: its inputs are then rebuilt from
+        `metadata["words"]` with its own token indexers, and the POS tags from
+        `metadata["pos"]` with its own `pos` vocabulary. Its arc scores and relation scores
+        at its best heads (or its relation representations, for objectives comparing every
+        pair) are cached per distinct sentence. Loaded lazily at the first training batch.
+        The flat arguments of earlier releases (`teacher_archive`, `reindex_teacher_inputs`,
+        `teacher_cache_mb`, `teacher_cache_dtype`, `teacher_cache_dir`,
+        `teacher_cache_dir_mb`) still work, with a `DeprecationWarning`.
     distillation : `ParserDistillation`, optional (default = `None`)
         The KD objective, by `type`: `sub_structure`, `local` or `structural`, with `alpha`,
-        `temperature` and `anneal`. Needs `teacher_archive`.
-    reindex_teacher_inputs : `bool`, optional (default = `None`)
-        `None` decides automatically whether the student's input tensors mean the same to the
-        teacher; `True` always rebuilds the teacher's inputs from the words, `False` always
-        reuses the student's.
-    teacher_cache_mb : `float`, optional (default = `512`)
-        The teacher's arc scores and relation representations are computed once per
-        distinct sentence (words and POS tags) and reused in later epochs (`TeacherCache`,
-        least-recently-used eviction beyond this many MiB, keyed on the teacher archive's
-        digest too); the `[n+1, n+1, relations]` relation scores are rebuilt from the cached
-        representations by one bilinear product. `0` turns the cache off.
-    teacher_cache_dtype : `str`, optional (default = `"float32"`)
-        `"float32"` stores the teacher's outputs exactly, `"float16"` in half the memory.
-    teacher_cache_dir : `str`, optional (default = `None`)
-        A directory for the persistent on-disk store of the teacher's per-sentence outputs
-        (`TeacherDiskCache`): shared by runs, seeds, objectives and processes, written
-        atomically, checked on reading; fill it ahead of training with
-        `allennlp fill-teacher-cache`. `None` caches in memory only.
-    teacher_cache_dir_mb : `float`, optional (default = `2048`)
-        Bound of the disk cache in MiB (least recently used entries are deleted beyond it).
+        `temperature` and `anneal`. Needs `teacher`.
     gold_loss : `str`, optional (default = `"local"`)
         `"local"`: the parser's own arc loss (per-word softmax over heads). `"tree"`: the arc
         loss is the tree-CRF negative log-likelihood of the gold tree,
@@ -105,6 +93,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
     """
 
     default_predictor = "pretokenized_parser"
+    student_name = "distilled_biaffine_parser"
 
     def __init__(
         self,
@@ -113,18 +102,14 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         encoder: Seq2SeqEncoder,
         tag_representation_dim: int,
         arc_representation_dim: int,
-        teacher_archive: Optional[str] = None,
+        teacher: Optional[Teacher] = None,
         distillation: Optional[ParserDistillation] = None,
-        reindex_teacher_inputs: Optional[bool] = None,
-        teacher_cache_mb: float = 512.0,
-        teacher_cache_dtype: str = "float32",
-        teacher_cache_dir: Optional[str] = None,
-        teacher_cache_dir_mb: float = 2048.0,
         gold_loss: str = "local",
         tree: Optional[str] = None,
         fast_relation_scorer: bool = True,
         **kwargs,
     ) -> None:
+        teacher = teacher_from_deprecated(teacher, kwargs, self.student_name)
         super().__init__(
             vocab,
             text_field_embedder,
@@ -158,17 +143,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
                 )
         self._gold_loss = gold_loss
         self._tree = tree or objective_tree or "nonprojective"
-        self._setup_distillation(
-            teacher_archive,
-            distillation,
-            PARSER_TEACHERS,
-            "distilled_biaffine_parser",
-            reindex_teacher_inputs,
-            teacher_cache_mb,
-            teacher_cache_dtype,
-            teacher_cache_dir,
-            teacher_cache_dir_mb,
-        )
+        self._setup_distillation(teacher, distillation, ParserTeacherAdapter(), "head_tags")
 
     def forward(  # type: ignore
         self,

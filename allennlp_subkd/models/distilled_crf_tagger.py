@@ -11,7 +11,8 @@ from allennlp_models.tagging import CrfTagger
 
 from allennlp_subkd.distillation.extract import tagger_scores
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
-from allennlp_subkd.distillation.tagging import TAGGER_TEACHERS, DistilledTaggerMixin
+from allennlp_subkd.distillation.tagging import DistilledTaggerMixin, TaggerTeacherAdapter
+from allennlp_subkd.distillation.teacher_config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.nonempty import forward_nonempty
 from allennlp_subkd.modules.batched_viterbi_crf import BatchedViterbiConditionalRandomField
 
@@ -40,54 +41,39 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         `constrain_crf_decoding`, `calculate_span_f1`, `dropout`, `verbose_metrics`,
         `initializer`, `top_k`, `ignore_loss_on_o_tags`, ...). `label_weights` (a weighted
         CRF) cannot be combined with `distillation`: the objectives assume the plain CRF.
-    teacher_archive : `str`, optional (default = `None`)
-        Path of the teacher's `model.tar.gz`: a `crf_tagger`, `simple_tagger`,
-        `distilled_crf_tagger` or `distilled_simple_tagger`, with the same label set
-        (matched by string; any order). Loaded lazily at the first training batch.
+    teacher : `Teacher`, optional (default = `None`)
+        The frozen teacher (`allennlp_subkd.distillation.teacher_config.Teacher`): its
+        `archive` (a `crf_tagger`, `simple_tagger`, `distilled_crf_tagger` or
+        `distilled_simple_tagger` with the same label set, matched by string, any order; or
+        a list of them, an ensemble, with `weights`), `reindex_inputs`, `cache` and
+        `adapter`. Loaded lazily at the first training batch. The flat arguments of earlier
+        releases (`teacher_archive`, `reindex_teacher_inputs`, `teacher_cache_mb`,
+        `teacher_cache_dtype`, `teacher_cache_dir`, `teacher_cache_dir_mb`) still work, with
+        a `DeprecationWarning`.
     distillation : `TaggerDistillation`, optional (default = `None`)
         The KD objective, by `type`: `sub_structure`, `structural`, `posterior`, `token` or
-        `top_k`, with `alpha`, `temperature` and `anneal`. Needs `teacher_archive`.
-    reindex_teacher_inputs : `bool`, optional (default = `None`)
-        `None` decides automatically whether the student's input tensors mean the same to
-        the teacher; `True` always rebuilds the teacher's inputs from the words (needs
-        `metadata`), `False` always reuses the student's.
-    teacher_cache_mb : `float`, optional (default = `512`)
-        The teacher's outputs are computed once per distinct sentence and reused in later
-        epochs (`TeacherCache`: least-recently-used eviction beyond this many MiB, keyed on
-        the words and the teacher archive's digest). `0` turns the cache off.
-    teacher_cache_dtype : `str`, optional (default = `"float32"`)
-        `"float32"` stores the teacher's scores exactly, `"float16"` in half the memory.
+        `top_k`, with `alpha`, `temperature` and `anneal`. Needs `teacher`.
     use_batched_viterbi : `bool`, optional (default = `True`)
         Decode (in training for the metrics, in validation and in `predict`) with
         `BatchedViterbiConditionalRandomField`, one batched recursion instead of the stock
         per-sentence `viterbi_tags`: the same paths (tested, with BIO constraints and
         `top_k`), several times faster. `False` keeps the stock decoder.
-    teacher_cache_dir : `str`, optional (default = `None`)
-        A directory for the persistent on-disk store of the teacher's per-sentence outputs
-        (`TeacherDiskCache`): shared by runs, seeds, objectives and processes, written
-        atomically, checked on reading; fill it ahead of training with
-        `allennlp fill-teacher-cache`. `None` caches in memory only.
-    teacher_cache_dir_mb : `float`, optional (default = `2048`)
-        Bound of the disk cache in MiB (least recently used entries are deleted beyond it).
     """
 
     default_predictor = "pretokenized_tagger"
+    student_name = "distilled_crf_tagger"
 
     def __init__(
         self,
         vocab: Vocabulary,
         text_field_embedder: TextFieldEmbedder,
         encoder: Seq2SeqEncoder,
-        teacher_archive: Optional[str] = None,
+        teacher: Optional[Teacher] = None,
         distillation: Optional[TaggerDistillation] = None,
-        reindex_teacher_inputs: Optional[bool] = None,
-        teacher_cache_mb: float = 512.0,
-        teacher_cache_dtype: str = "float32",
-        teacher_cache_dir: Optional[str] = None,
-        teacher_cache_dir_mb: float = 2048.0,
         use_batched_viterbi: bool = True,
         **kwargs,
     ) -> None:
+        teacher = teacher_from_deprecated(teacher, kwargs, self.student_name)
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
         if use_batched_viterbi:
             # the same module (parameters, constraint buffers, state-dict keys) with the
@@ -99,17 +85,7 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
                 "distilled_crf_tagger: label_weights (a weighted CRF) cannot be combined with "
                 "distillation, whose objectives assume the plain CRF likelihood"
             )
-        self._setup_distillation(
-            teacher_archive,
-            distillation,
-            TAGGER_TEACHERS,
-            "distilled_crf_tagger",
-            reindex_teacher_inputs,
-            teacher_cache_mb,
-            teacher_cache_dtype,
-            teacher_cache_dir,
-            teacher_cache_dir_mb,
-        )
+        self._setup_distillation(teacher, distillation, TaggerTeacherAdapter(), self.label_namespace)
 
     def forward(  # type: ignore
         self,

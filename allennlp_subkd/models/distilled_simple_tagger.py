@@ -9,7 +9,8 @@ from allennlp.nn import util
 
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
 from allennlp_subkd.distillation.scores import TaggerScores
-from allennlp_subkd.distillation.tagging import TAGGER_TEACHERS, DistilledTaggerMixin
+from allennlp_subkd.distillation.tagging import DistilledTaggerMixin, TaggerTeacherAdapter
+from allennlp_subkd.distillation.teacher_config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.nonempty import forward_nonempty
 
 
@@ -31,39 +32,27 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
     vocab, text_field_embedder, encoder, **kwargs
         Exactly as `SimpleTagger` (`calculate_span_f1`, `label_encoding`, `label_namespace`,
         `verbose_metrics`, `initializer`, ...).
-    teacher_archive, distillation, reindex_teacher_inputs, teacher_cache_mb, teacher_cache_dtype,
-    teacher_cache_dir, teacher_cache_dir_mb
-        As for `distilled_crf_tagger`.
+    teacher, distillation
+        As for `distilled_crf_tagger` (the flat teacher arguments are deprecated likewise).
     """
 
     default_predictor = "pretokenized_tagger"
+    student_name = "distilled_simple_tagger"
+    #: per-sentence outputs, given as empty lists for a batch of empty sentences
+    _empty_keys = ("tags",)
 
     def __init__(
         self,
         vocab: Vocabulary,
         text_field_embedder: TextFieldEmbedder,
         encoder: Seq2SeqEncoder,
-        teacher_archive: Optional[str] = None,
+        teacher: Optional[Teacher] = None,
         distillation: Optional[TaggerDistillation] = None,
-        reindex_teacher_inputs: Optional[bool] = None,
-        teacher_cache_mb: float = 512.0,
-        teacher_cache_dtype: str = "float32",
-        teacher_cache_dir: Optional[str] = None,
-        teacher_cache_dir_mb: float = 2048.0,
         **kwargs,
     ) -> None:
+        teacher = teacher_from_deprecated(teacher, kwargs, self.student_name)
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
-        self._setup_distillation(
-            teacher_archive,
-            distillation,
-            TAGGER_TEACHERS,
-            "distilled_simple_tagger",
-            reindex_teacher_inputs,
-            teacher_cache_mb,
-            teacher_cache_dtype,
-            teacher_cache_dir,
-            teacher_cache_dir_mb,
-        )
+        self._setup_distillation(teacher, distillation, TaggerTeacherAdapter(), self.label_namespace)
 
     def forward(  # type: ignore
         self,
@@ -79,7 +68,7 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
             tokens,
             next(self.tag_projection_layer.parameters()),
             metadata=metadata,
-            empty_keys=("tags",),
+            empty_keys=self._empty_keys,
             tags=tags,
             ignore_loss_on_o_tags=ignore_loss_on_o_tags,
         )

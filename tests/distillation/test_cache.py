@@ -56,7 +56,7 @@ def test_disabled_cache_and_bad_settings():
     cache = TeacherCache(max_mb=0)
     cache.put("k", (torch.ones(2),))
     assert not cache.enabled and cache.get("k") is None
-    with pytest.raises(ConfigurationError, match="teacher_cache_mb"):
+    with pytest.raises(ConfigurationError, match="teacher.cache.memory_mb"):
         TeacherCache(max_mb=-1)
     with pytest.raises(ConfigurationError, match="bfloat16"):
         TeacherCache(max_mb=1, dtype="bfloat16")
@@ -94,8 +94,8 @@ def _teacher_scores(model, instances):
 @pytest.mark.parametrize("teacher", ["ner_crf_teacher", "tiny_simple_teacher"])
 def test_cached_scores_equal_the_teachers_under_any_batching(teacher):
     archive = f"fixtures/teachers/{teacher}.tar.gz"
-    cached, instances = _model_and_batches(teacher_archive=archive)
-    uncached, _ = _model_and_batches(teacher_archive=archive, teacher_cache_mb=0)
+    cached, instances = _model_and_batches(teacher={"archive": archive})
+    uncached, _ = _model_and_batches(teacher={"archive": archive, "cache": {"memory_mb": 0}})
     # first pass: every sentence computed in batches of 5, in file order
     for start in range(0, len(instances), 5):
         _teacher_scores(cached, instances[start : start + 5])
@@ -113,8 +113,8 @@ def test_cached_scores_equal_the_teachers_under_any_batching(teacher):
 
 
 def test_two_teachers_never_share_entries():
-    crf, instances = _model_and_batches(teacher_archive="fixtures/teachers/ner_crf_teacher.tar.gz")
-    softmax, _ = _model_and_batches(teacher_archive="fixtures/teachers/ner_softmax_teacher.tar.gz")
+    crf, instances = _model_and_batches(teacher={"archive": "fixtures/teachers/ner_crf_teacher.tar.gz"})
+    softmax, _ = _model_and_batches(teacher={"archive": "fixtures/teachers/ner_softmax_teacher.tar.gz"})
     softmax.teacher.cache = crf.teacher.cache  # even one shared cache object
     first, _ = _teacher_scores(crf, instances[:4])
     second, _ = _teacher_scores(softmax, instances[:4])
@@ -126,10 +126,10 @@ def test_float16_cache_gives_nearly_the_same_kd():
     """float16 keeps 11 significant bits: every cached score is within 2^-11 relative of the
     teacher's, and the KD term moves by well under 1 %."""
     torch.manual_seed(0)
-    full, instances = _model_and_batches(teacher_archive="fixtures/teachers/ner_crf_teacher.tar.gz",
+    full, instances = _model_and_batches(teacher={"archive": "fixtures/teachers/ner_crf_teacher.tar.gz"},
                                          distillation={"type": "structural"})
-    half, _ = _model_and_batches(teacher_archive="fixtures/teachers/ner_crf_teacher.tar.gz",
-                                 distillation={"type": "structural"}, teacher_cache_dtype="float16")
+    half, _ = _model_and_batches(teacher={"archive": "fixtures/teachers/ner_crf_teacher.tar.gz", "cache": {"dtype": "float16"}},
+                                 distillation={"type": "structural"})
     half.load_state_dict(full.state_dict())
     batch = Batch(instances).as_tensor_dict()
     for _ in range(2):  # the second pass reads from the cache
@@ -167,8 +167,8 @@ def _parser_teacher_scores(model, instances):
 def test_cached_parser_scores_equal_the_teachers():
     archive = "fixtures/teachers/tiny_dep_teacher.tar.gz"  # another vocabulary: re-indexed inputs
     parser = {"config": "fixtures/configs/dep_student.jsonnet", "data": "fixtures/dep/tiny.conllu"}
-    cached, instances = _model_and_batches(**parser, teacher_archive=archive)
-    uncached, _ = _model_and_batches(**parser, teacher_archive=archive, teacher_cache_mb=0)
+    cached, instances = _model_and_batches(**parser, teacher={"archive": archive})
+    uncached, _ = _model_and_batches(**parser, teacher={"archive": archive, "cache": {"memory_mb": 0}})
     first = _parser_teacher_scores(cached, instances[:6])
     _parser_teacher_scores(cached, instances[6:])
     assert len(cached.teacher.cache) == len(instances)

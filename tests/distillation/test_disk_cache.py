@@ -250,7 +250,7 @@ def test_unwritable_directory_disables_the_disk_cache_and_training_goes_on(tmp_p
     cache.put(DIGEST_A, ("k",), (torch.ones(2),))  # no error, nothing stored
     assert cache.get(DIGEST_A, ("k",)) is None and cache.writes == 0
 
-    overrides = {"trainer.num_epochs": 1, "model.teacher_cache_dir": str(directory)}
+    overrides = {"trainer.num_epochs": 1, "model.teacher.cache": {"dir": str(directory)}}
     with _records(LOGGER) as records:  # training resets the root logger's handlers (caplog's)
         model = train_model_from_file(NER_STUDENT, tmp_path / "run", overrides=json.dumps(overrides))
     assert len([r for r in records if r.levelno == logging.WARNING]) == 1
@@ -363,9 +363,8 @@ def test_filled_cache_serves_all_of_training(tmp_path, config, teacher, data, re
     request.getfixturevalue("no_teacher_forward")
     overrides = {
         "trainer.num_epochs": 2,
-        "model.teacher_archive": teacher,
-        "model.teacher_cache_dir": str(directory),
-        "model.teacher_cache_mb": 64,
+        "model.teacher.archive": teacher,
+        "model.teacher.cache": {"dir": str(directory), "memory_mb": 64},
     }
     model = train_model_from_file(config, tmp_path / "run", overrides=json.dumps(overrides))
     disk = model.teacher.disk
@@ -386,8 +385,8 @@ def test_a_cache_of_relation_representations_serves_dense_relation_terms(tmp_pat
     assert fill_teacher_cache(DEP_TEACHER, DEP_DATA, str(directory))["computed"] == sentences
     assert len(entry_files(str(directory))) == 2 * sentences
     no_teacher_forward_after_fill()
-    overrides = {"trainer.num_epochs": 1, "model.teacher_archive": DEP_TEACHER,
-                 "model.teacher_cache_dir": str(directory),
+    overrides = {"trainer.num_epochs": 1, "model.teacher.archive": DEP_TEACHER,
+                 "model.teacher.cache": {"dir": str(directory)},
                  "model.distillation": {"type": "structural", "relation_heads": None}}
     model = train_model_from_file(DEP_STUDENT, tmp_path / "run", overrides=json.dumps(overrides))
     assert model.teacher.disk.hits == sentences and model.teacher.disk.misses == 0
@@ -462,8 +461,8 @@ def _parser_scores_at_heads(model, instances):
     ids=["tagger-float32", "tagger-float16", "parser-float32", "parser-relation-heads"],
 )
 def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher, scores, dtype):
-    settings = dict(config=config, data=data, teacher_archive=teacher)
-    cached = dict(teacher_cache_dir=str(tmp_path), teacher_cache_dtype=dtype)
+    settings = dict(config=config, data=data)
+    cached = dict(teacher={"archive": teacher, "cache": {"dir": str(tmp_path), "dtype": dtype}})
     writer, instances = _model_and_batches(**settings, **cached)
     written = scores(writer, instances)  # computes every sentence and writes it
     assert writer.teacher.disk.writes == len(instances) and writer.teacher.disk.hits == 0
@@ -471,7 +470,7 @@ def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher,
     served = scores(reader, instances)
     assert reader.teacher.disk.hits == len(instances)
     assert reader.teacher.disk.misses == 0 and reader.teacher.disk.writes == 0
-    uncached, _ = _model_and_batches(**settings, teacher_cache_mb=0)
+    uncached, _ = _model_and_batches(**settings, teacher={"archive": teacher, "cache": {"memory_mb": 0}})
     assert uncached.teacher.disk is None
     direct = scores(uncached, instances)
     for w, s, d in zip(written, served, direct):

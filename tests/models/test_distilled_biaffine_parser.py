@@ -81,7 +81,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
     # ---------------------------------------------------------------- training
 
     def test_no_kd_baseline_trains_like_biaffine_parser(self):
-        model, _ = self._train(teacher_archive=None, distillation=None)
+        model, _ = self._train(teacher=None, distillation=None)
         assert model.teacher is None
 
     @pytest.mark.parametrize(
@@ -92,8 +92,8 @@ class TestDistilledBiaffineParser(ModelTestCase):
         assert model.teacher.loaded and model.teacher._reuse is False  # re-indexed inputs
 
     def test_gold_tree_loss_without_kd(self):
-        self._train(teacher_archive=None, distillation=None, gold_loss="tree", tree="projective")
-        model = self._model(teacher_archive=None, distillation=None, gold_loss="tree")
+        self._train(teacher=None, distillation=None, gold_loss="tree", tree="projective")
+        model = self._model(teacher=None, distillation=None, gold_loss="tree")
         tensors = self._tensors()
         with capture_parser_scores(model) as captured:
             output = model(**tensors)
@@ -177,13 +177,13 @@ class TestDistilledBiaffineParser(ModelTestCase):
     def test_student_archive_has_no_teacher_and_predicts_with_the_teacher_gone(self, tmp_path):
         teacher_copy = tmp_path / "teacher.tar.gz"
         shutil.copy(TEACHER, teacher_copy)
-        model, _ = self._train(teacher_archive=str(teacher_copy), distillation={"type": "structural"})
+        model, _ = self._train(teacher={"archive": str(teacher_copy)}, distillation={"type": "structural"})
         assert model.teacher.loaded
         archive_path = self.TEST_DIR / "save_and_load_test" / "model.tar.gz"
         with tarfile.open(archive_path) as archive:
             archive.extract("weights.th", tmp_path)
         weights = torch.load(tmp_path / "weights.th")
-        fresh = self._model(distillation=None, teacher_archive=None)
+        fresh = self._model(distillation=None, teacher=None)
         assert set(weights) == set(fresh.state_dict())
         assert not any("token_characters" in key for key in weights)  # the teacher's char CNN
         assert sum(w.numel() for w in weights.values()) == sum(w.numel() for w in fresh.state_dict().values())
@@ -203,7 +203,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
         first = self.TEST_DIR / "first_student.tar.gz"
         shutil.copy(self.TEST_DIR / "save_and_load_test" / "model.tar.gz", first)
         shutil.rmtree(self.TEST_DIR / "save_and_load_test")
-        model, _ = self._train(teacher_archive=str(first), distillation={"type": "structural"})
+        model, _ = self._train(teacher={"archive": str(first)}, distillation={"type": "structural"})
         assert type(model.teacher.model).__name__ == "DistilledBiaffineParser"
         assert model.teacher._reuse is True  # same data, same indexers: the student's tensors
 
@@ -211,11 +211,11 @@ class TestDistilledBiaffineParser(ModelTestCase):
 
     def test_a_tagger_archive_as_teacher(self):
         with pytest.raises(ConfigurationError, match="CrfTagger.*BiaffineDependencyParser"):
-            self._kd_forward(teacher_archive=f"{TEACHERS}/ner_crf_teacher.tar.gz")
+            self._kd_forward(teacher={"archive": f"{TEACHERS}/ner_crf_teacher.tar.gz"})
 
     def test_teacher_with_other_relations_names_them(self):
         with pytest.raises(ConfigurationError, match=r"only the student has \[\], only the teacher has \['dep'\]"):
-            self._kd_forward(teacher_archive=f"{TEACHERS}/tiny_dep_teacher_extra_label.tar.gz")
+            self._kd_forward(teacher={"archive": f"{TEACHERS}/tiny_dep_teacher_extra_label.tar.gz"})
 
     def test_teacher_without_a_relation_of_the_student_names_it(self):
         vocab = Vocabulary.from_files(self.vocab_dir())  # a copy of the student's
@@ -282,8 +282,8 @@ class TestDistilledBiaffineParser(ModelTestCase):
     # ---------------------------------------------------------------- the fast relation scorer
 
     def test_the_fast_relation_scorer_scores_like_nn_bilinear(self):
-        fast = self._model(teacher_archive=None, distillation=None)
-        slow = self._model(teacher_archive=None, distillation=None, fast_relation_scorer=False)
+        fast = self._model(teacher=None, distillation=None)
+        slow = self._model(teacher=None, distillation=None, fast_relation_scorer=False)
         assert type(fast.tag_bilinear) is FastBilinear and type(slow.tag_bilinear) is torch.nn.Bilinear
         slow.load_state_dict(fast.state_dict())
         assert set(fast.state_dict()) == set(slow.state_dict())
@@ -372,10 +372,10 @@ class TestDistilledBiaffineParser(ModelTestCase):
     def test_a_non_projective_gold_tree_with_a_projective_tree_loss(self):
         sentence = (["a", "b", "c", "d"], ["X"] * 4, [3, 4, 0, 1], ["det", "obj", "root", "obl"])
         instances = self._instances([sentence])
-        model = self._model(teacher_archive=None, distillation=None, gold_loss="tree", tree="projective")
+        model = self._model(teacher=None, distillation=None, gold_loss="tree", tree="projective")
         with pytest.raises(ValueError, match=r"sentence 0 .*\(a b c d\).*crossing arcs"):
             model(**self._tensors(instances))
-        model = self._model(teacher_archive=None, distillation=None, gold_loss="tree")  # nonprojective
+        model = self._model(teacher=None, distillation=None, gold_loss="tree")  # nonprojective
         assert torch.isfinite(model(**self._tensors(instances))["loss"])
 
     @pytest.mark.parametrize(
@@ -389,7 +389,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
                 "differs from the structural objective's tree",
             ),
             ({"distillation": {"type": "posterior"}}, "posterior"),
-            ({"teacher_archive": None}, "needs a teacher_archive"),
+            ({"teacher": None}, "needs a teacher"),
             ({"distillation": None}, "no distillation objective"),
         ],
     )
@@ -409,7 +409,7 @@ def test_a_student_extends_its_vocabulary_from_the_teacher_as_the_label_error_su
     from allennlp.commands.train import train_model_from_file
 
     teacher = "fixtures/teachers/dep_teacher.tar.gz"
-    base = {"model.teacher_archive": teacher, "model.distillation": {"type": "structural"},
+    base = {"model.teacher.archive": teacher, "model.distillation": {"type": "structural"},
             "trainer.num_epochs": 1}
     with pytest.raises(ConfigurationError, match='"type": "extend"'):
         train_model_from_file(STUDENT, tmp_path / "mismatch", overrides=json.dumps(base))

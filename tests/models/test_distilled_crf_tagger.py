@@ -51,18 +51,18 @@ class TestDistilledCrfTagger(ModelTestCase):
         return self.ensure_model_can_train_save_and_load(STUDENT, overrides=overrides(**model))
 
     def test_no_kd_baseline_trains_like_crf_tagger(self):
-        self._train(teacher_archive=None, distillation=None)
+        self._train(teacher=None, distillation=None)
 
     @pytest.mark.parametrize("distillation", OBJECTIVES, ids=lambda d: f"{d['type']}-{d.get('variant', '')}{d.get('anneal', '')}")
     def test_every_objective_trains_saves_and_loads(self, distillation):
         self._train(distillation=distillation)
 
     def test_softmax_teacher_case_3(self):
-        self._train(teacher_archive=f"{TEACHERS}/ner_softmax_teacher.tar.gz", distillation={"type": "structural"})
+        self._train(teacher={"archive": f"{TEACHERS}/ner_softmax_teacher.tar.gz"}, distillation={"type": "structural"})
 
     def test_teacher_with_same_inputs_reuses_the_student_tensors(self):
-        self._train(teacher_archive=f"{TEACHERS}/tiny_simple_teacher.tar.gz", distillation={"type": "posterior"})
-        model = self._kd_forward(teacher_archive=f"{TEACHERS}/tiny_simple_teacher.tar.gz", distillation={"type": "posterior"})
+        self._train(teacher={"archive": f"{TEACHERS}/tiny_simple_teacher.tar.gz"}, distillation={"type": "posterior"})
+        model = self._kd_forward(teacher={"archive": f"{TEACHERS}/tiny_simple_teacher.tar.gz"}, distillation={"type": "posterior"})
         assert model.teacher._reuse is True
 
     def test_teacher_with_other_indexers_gets_reindexed_inputs(self):
@@ -81,7 +81,7 @@ class TestDistilledCrfTagger(ModelTestCase):
 
     def test_teacher_labels_are_aligned_by_string(self):
         teacher_path = f"{TEACHERS}/tiny_crf_teacher_reordered.tar.gz"
-        model = self._kd_forward(teacher_archive=teacher_path, distillation={"type": "structural"})
+        model = self._kd_forward(teacher={"archive": teacher_path}, distillation={"type": "structural"})
         teacher = model.teacher.model
         student_labels = self.vocab.get_index_to_token_vocabulary("labels")
         teacher_labels = teacher.vocab.get_index_to_token_vocabulary("labels")
@@ -104,13 +104,13 @@ class TestDistilledCrfTagger(ModelTestCase):
     def test_student_archive_has_no_teacher_and_predicts_with_the_teacher_gone(self, tmp_path):
         teacher_copy = tmp_path / "teacher.tar.gz"
         shutil.copy(f"{TEACHERS}/ner_crf_teacher.tar.gz", teacher_copy)
-        model, _ = self._train(teacher_archive=str(teacher_copy), distillation={"type": "structural"})
+        model, _ = self._train(teacher={"archive": str(teacher_copy)}, distillation={"type": "structural"})
         assert model.teacher.loaded
         archive_path = self.TEST_DIR / "save_and_load_test" / "model.tar.gz"
         with tarfile.open(archive_path) as archive:
             archive.extract("weights.th", tmp_path)
         weights = torch.load(tmp_path / "weights.th")
-        fresh = Model.from_params(vocab=self.vocab, params=student_params(distillation=None, teacher_archive=None)["model"])
+        fresh = Model.from_params(vocab=self.vocab, params=student_params(distillation=None, teacher=None)["model"])
         assert set(weights) == set(fresh.state_dict())
         assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in fresh.parameters())
         teacher_ids = {id(p) for p in model.teacher.model.parameters()}
@@ -130,7 +130,7 @@ class TestDistilledCrfTagger(ModelTestCase):
         second = self.TEST_DIR / "first_student.tar.gz"
         shutil.copy(first, second)
         shutil.rmtree(self.TEST_DIR / "save_and_load_test")
-        self._train(teacher_archive=str(second), distillation={"type": "structural"})
+        self._train(teacher={"archive": str(second)}, distillation={"type": "structural"})
 
     def test_empty_and_one_token_sentences_in_a_training_batch(self):
         params = student_params(distillation={"type": "structural"})
@@ -168,21 +168,21 @@ class TestDistilledCrfTagger(ModelTestCase):
 
     def test_missing_teacher_archive(self):
         with pytest.raises(ConfigurationError, match="does not exist"):
-            self._kd_forward(teacher_archive="/nonexistent/teacher.tar.gz")
+            self._kd_forward(teacher={"archive": "/nonexistent/teacher.tar.gz"})
 
     def test_corrupt_teacher_archive(self, tmp_path):
         corrupt = tmp_path / "model.tar.gz"
         corrupt.write_bytes(open(f"{TEACHERS}/ner_crf_teacher.tar.gz", "rb").read()[:5000])
         with pytest.raises(ConfigurationError, match="could not be loaded"):
-            self._kd_forward(teacher_archive=str(corrupt))
+            self._kd_forward(teacher={"archive": str(corrupt)})
 
     def test_teacher_of_the_wrong_task(self):
         with pytest.raises(ConfigurationError, match="BiaffineDependencyParser.*CrfTagger"):
-            self._kd_forward(teacher_archive=f"{TEACHERS}/dep_teacher.tar.gz")
+            self._kd_forward(teacher={"archive": f"{TEACHERS}/dep_teacher.tar.gz"})
 
     def test_teacher_with_other_labels_names_them(self):
         with pytest.raises(ConfigurationError, match=r"only the teacher has \['B-MISC'\]"):
-            self._kd_forward(teacher_archive=f"{TEACHERS}/tiny_crf_teacher_misc.tar.gz")
+            self._kd_forward(teacher={"archive": f"{TEACHERS}/tiny_crf_teacher_misc.tar.gz"})
 
     @pytest.mark.parametrize(
         "distillation, message",
@@ -197,15 +197,15 @@ class TestDistilledCrfTagger(ModelTestCase):
             Model.from_params(vocab=self.vocab, params=student_params(distillation=distillation)["model"])
 
     def test_objective_without_teacher_or_teacher_without_objective(self):
-        with pytest.raises(ConfigurationError, match="needs a teacher_archive"):
-            Model.from_params(vocab=self.vocab, params=student_params(teacher_archive=None)["model"])
+        with pytest.raises(ConfigurationError, match="needs a teacher"):
+            Model.from_params(vocab=self.vocab, params=student_params(teacher=None)["model"])
         with pytest.raises(ConfigurationError, match="no distillation objective"):
             Model.from_params(vocab=self.vocab, params=student_params(distillation=None)["model"])
 
     def test_bigram_sub_structure_needs_a_crf_teacher(self):
         with pytest.raises(ConfigurationError, match="CRF teacher"):
             self._kd_forward(
-                teacher_archive=f"{TEACHERS}/ner_softmax_teacher.tar.gz",
+                teacher={"archive": f"{TEACHERS}/ner_softmax_teacher.tar.gz"},
                 distillation={"type": "sub_structure", "variant": "bigram"},
             )
 

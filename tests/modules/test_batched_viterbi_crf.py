@@ -71,7 +71,7 @@ def test_no_mask_means_every_position():
 
 def tagger(use_batched_viterbi: bool, top_k: int = 1) -> Model:
     params = Params.from_file("fixtures/configs/ner_student.jsonnet", json.dumps({
-        "model.teacher_archive": None, "model.distillation": None,
+        "model.teacher": None, "model.distillation": None,
         "model.use_batched_viterbi": use_batched_viterbi, "model.top_k": top_k}))
     from allennlp.data import DatasetReader, Vocabulary
 

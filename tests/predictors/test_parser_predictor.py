@@ -17,7 +17,7 @@ from allennlp_subkd.predictors.parser import POS_PLACEHOLDER, PretokenizedParser
 STUDENT = "fixtures/configs/dep_student.jsonnet"
 TINY = "fixtures/dep/tiny.conllu"
 PLAIN_PARSER = "fixtures/teachers/tiny_dep_teacher.tar.gz"  # a stock biaffine_parser archive
-NO_KD = json.dumps({"model.teacher_archive": None, "model.distillation": None})
+NO_KD = json.dumps({"model.teacher": None, "model.distillation": None})
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_a_parser_without_pos_embedding_gets_the_placeholder():
         STUDENT,
         json.dumps(
             {
-                "model.teacher_archive": None,
+                "model.teacher": None,
                 "model.distillation": None,
                 "model.pos_tag_embedding": None,
                 "model.encoder.input_size": 8,

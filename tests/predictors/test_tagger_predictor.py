@@ -17,7 +17,7 @@ def student_archive(tmp_path_factory):
     work = tmp_path_factory.mktemp("predict")
     teacher = work / "teacher.tar.gz"
     shutil.copy("fixtures/teachers/ner_crf_teacher.tar.gz", teacher)
-    overrides = json.dumps({"model.teacher_archive": str(teacher), "trainer.num_epochs": 1})
+    overrides = json.dumps({"model.teacher.archive": str(teacher), "trainer.num_epochs": 1})
     train_model_from_file("fixtures/configs/ner_student.jsonnet", work / "student", overrides=overrides)
     os.remove(teacher)
     return work / "student" / "model.tar.gz"

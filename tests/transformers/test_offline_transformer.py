@@ -106,7 +106,7 @@ def transformer_tagger_params(name: str, distillation=None, teacher=None, casing
         "encoder": {"type": "pass_through", "input_dim": 8 + casing_dim},
     }
     if distillation is not None:
-        model.update(teacher_archive=teacher, distillation=distillation)
+        model.update(teacher={"archive": teacher}, distillation=distillation)
     return Params({
         "dataset_reader": {"type": "conll2003", "tag_label": "ner", "token_indexers": {
             "transformer": {"type": "offline_transformer_mismatched", "model_name": name},
@@ -133,7 +133,7 @@ def test_transformer_teacher_archive_names_the_model_and_teaches_a_word_student(
     assert names == {NAME}  # no machine-specific path in the archive
     # the unchanged small BiLSTM-CRF student learns from it (teacher inputs re-indexed from the words)
     student = Params.from_file("fixtures/configs/ner_student.jsonnet", json.dumps({
-        "model.teacher_archive": str(archive),
+        "model.teacher.archive": str(archive),
         "model.distillation": {"type": "structural", "alpha": 0.5}}))
     model = train_model(student, str(tmp_path / "student"))
     assert model.teacher.loaded and model.teacher._reuse is False

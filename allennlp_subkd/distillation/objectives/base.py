@@ -1,6 +1,8 @@
 """The part every KD objective shares: the interpolation weight, temperature and annealing."""
 import math
-from typing import Optional
+from typing import Any, Optional, Sequence, Tuple
+
+import torch
 
 from allennlp.common import Registrable
 from allennlp.common.checks import ConfigurationError
@@ -35,6 +37,10 @@ class DistillationObjective(Registrable):
     """
 
     uses_temperature = True
+    #: the scores class this objective compares (set by each family)
+    scores_type: type = object
+    #: whether the objective has a defined target for a teacher ensemble (`mixture`)
+    supports_ensembles = True
 
     def __init__(
         self, alpha: float = 0.5, temperature: float = 1.0, anneal: Optional[float] = None
@@ -70,3 +76,38 @@ class DistillationObjective(Registrable):
                 'callback {"type": "distillation_epoch"} to trainer.callbacks'
             )
         return max(0.0, 1.0 - epoch * self.anneal / 100.0)
+
+    def check(self, student: Any, teacher: Any) -> None:
+        """Raise a `ConfigurationError` when this objective cannot compare these models
+        (called on the first batch). The default accepts any pair."""
+
+    def check_ensemble(self) -> None:
+        """Raise a `ConfigurationError` when this objective cannot learn from an ensemble
+        (called when the model is built with several teachers)."""
+        if not self.supports_ensembles:
+            raise ConfigurationError(
+                f"the {type(self).__name__} objective has no teacher-ensemble target; give "
+                "one teacher archive, or use another objective"
+            )
+
+    def mixture(
+        self, pairs: Sequence[Tuple[Any, Any]], weights: Sequence[float], *args: Any
+    ) -> torch.Tensor:
+        """
+        The per-sentence KD term against the mixture `Σ_i w_i P_i` of the teachers'
+        distributions. `pairs[i]` = (the student's scores compared with teacher i, teacher
+        i's scores); `weights` sum to 1; `args` as for `__call__`.
+
+        This default, `Σ_i w_i · term(student_i, teacher_i)`, is exact for every term that
+        is a cross-entropy `-Σ_y P_t(y) log P_s(y)` (linear in the teacher's distribution,
+        so in its marginals), up to a constant of the teachers where the term subtracts the
+        teacher's entropy (a KL): the same gradient. Objectives whose target is not linear in
+        the teacher's distribution override it. One teacher: exactly `term(student, teacher)`.
+        """
+        if len(pairs) == 1:
+            return self(*pairs[0], *args)
+        total = None
+        for weight, (student, teacher) in zip(weights, pairs):
+            term = weight * self(student, teacher, *args)
+            total = term if total is None else total + term
+        return total

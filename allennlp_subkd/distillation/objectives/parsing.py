@@ -41,6 +41,7 @@ class ParserDistillation(DistillationObjective):
     uses the same tree type unless told otherwise.
     """
 
+    scores_type = ParserScores
     tree: Optional[str] = None
     #: how many of the teacher's best heads per dependent the relation term is computed at
     #: (`None`: every pair, dense `labels`)
@@ -338,6 +339,31 @@ class SubStructureParserDistillation(ParserDistillation):
         self.reduction = reduction
         self.label_scores = label_scores
         self.dropout_free_student = dropout_free_student
+
+    def check_ensemble(self) -> None:
+        """The teachers' scores are averaged, which needs their relation scores at the same
+        pairs: every pair (`label_pairs: "all"`) or none (`"none"`)."""
+        if self.label_pairs == "teacher_heads" and self.relation_heads is not None:
+            raise ConfigurationError(
+                'sub_structure with label_pairs "teacher_heads" compares relation scores at '
+                "each teacher's own best heads, which differ between the members of a teacher "
+                'ensemble; use label_pairs "none" or "all" with an ensemble'
+            )
+
+    def mixture(self, pairs, weights):
+        """Against the weighted mean of the teachers' arc (and relation) scores: a score has
+        no mixture, so this is the score-space average (as for logit-averaging ensembles).
+        Each member's best heads (`arc_pairs: "teacher_heads"`) come from the mean scores."""
+        if len(pairs) == 1:
+            return self(*pairs[0])
+        student, first = pairs[0]
+        teachers = [t for _, t in pairs]
+        mean_arcs = sum(w * t.arcs for w, t in zip(weights, teachers))
+        if self.label_pairs == "none":  # the relation scores are never compared
+            mean_labels = first.labels
+        else:
+            mean_labels = sum(w * t.labels for w, t in zip(weights, teachers))
+        return self(student, ParserScores(mean_arcs, mean_labels, first.mask, first.label_heads))
 
     def _transform(self, arcs: torch.Tensor, valid: torch.BoolTensor) -> torch.Tensor:
         if self.arc_scores == "log_softmax":

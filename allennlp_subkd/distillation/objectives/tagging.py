@@ -24,6 +24,7 @@ from allennlp_subkd.structures import linear_chain
 class TaggerDistillation(DistillationObjective):
     """Base class of the tagging KD objectives (see `DistillationObjective` for the mixing)."""
 
+    scores_type = TaggerScores
     needs_crf_teacher = False
     needs_crf_student = False
 
@@ -222,6 +223,13 @@ class SubStructureTaggerDistillation(TaggerDistillation):
         last = d_end.pow(2).sum(-1) * mask[:, 0]
         return self._reduce(first + bigram + last, mask, num_labels * num_labels)
 
+    def mixture(self, pairs, weights, mask):
+        """Against the weighted mean of the teachers' scores (a score has no mixture: this is
+        the score-space average, as for logit-averaging ensembles)."""
+        if len(pairs) == 1:
+            return self(*pairs[0], mask)
+        return self(pairs[0][0], mean_scores([t for _, t in pairs], weights), mask)
+
     def _reduce(self, total: torch.Tensor, mask: torch.BoolTensor, per_token: int) -> torch.Tensor:
         """Per-sentence sums → per-sentence shares of the batch term (their sum is the term):
         `per_token` elements a token (labels, or label pairs for bigrams)."""
@@ -230,6 +238,23 @@ class SubStructureTaggerDistillation(TaggerDistillation):
         # "mean": every element of the padded batch; "token_mean": the valid ones
         elements = torch.tensor(mask.numel()) if self.reduction == "mean" else mask.sum()
         return total / (elements.to(total) * per_token).clamp(min=1)
+
+
+def mean_scores(teachers, weights) -> TaggerScores:
+    """`Σ_i w_i S_i` of every potential of the teachers' `TaggerScores` (a softmax teacher's
+    missing transitions / start / end count as 0; `None` when no teacher has them)."""
+
+    def mean(values):
+        if all(v is None for v in values):
+            return None
+        return sum(w * v for w, v in zip(weights, values) if v is not None)
+
+    return TaggerScores(
+        mean([t.emissions for t in teachers]),
+        mean([t.transitions for t in teachers]),
+        mean([t.start for t in teachers]),
+        mean([t.end for t in teachers]),
+    )
 
 
 def _difference(student, teacher, num_labels, like):
@@ -292,10 +317,18 @@ class PosteriorTaggerDistillation(TaggerDistillation):
     """
 
     def per_sentence(self, student, teacher, mask):
+        return self._kl([teacher], [1.0], student, mask)
+
+    def mixture(self, pairs, weights, mask):
+        """Exactly `T² Σ_t KL(Σ_i w_i q_t^i ‖ p_t)`: the mixture's token marginals are the
+        weighted mean of the teachers'."""
+        return self._kl([t.detached() for _, t in pairs], weights, pairs[0][0], _bool(mask))
+
+    def _kl(self, teachers, weights, student, mask):
         temp = self.temperature
-        student_t, teacher_t = student.scaled(temp), teacher.scaled(temp)
         with torch.no_grad():
-            q = token_marginals(teacher_t, mask)
+            q = sum(w * token_marginals(t.scaled(temp), mask) for w, t in zip(weights, teachers))
+        student_t = student.scaled(temp)
         if student.is_crf:
             log_p = safe_log(token_marginals(student_t, mask))
         else:
@@ -317,8 +350,15 @@ class TokenTaggerDistillation(TaggerDistillation):
     """
 
     def per_sentence(self, student, teacher, mask):
+        return self._kl([teacher], [1.0], student, mask)
+
+    def mixture(self, pairs, weights, mask):
+        """Exactly `T² Σ_t KL(Σ_i w_i softmax(e_t^i[t] / T) ‖ softmax(e_s[t] / T))`."""
+        return self._kl([t.detached() for _, t in pairs], weights, pairs[0][0], _bool(mask))
+
+    def _kl(self, teachers, weights, student, mask):
         temp = self.temperature
-        q = (teacher.emissions / temp).softmax(-1)
+        q = sum(w * (t.emissions / temp).softmax(-1) for w, t in zip(weights, teachers))
         log_p = (student.emissions / temp).log_softmax(-1)
         return token_kl(q, log_p, mask) * temp ** 2
 
@@ -345,6 +385,9 @@ class TopKTaggerDistillation(TaggerDistillation):
     alpha, temperature, anneal : see `DistillationObjective` (the temperature only shapes
         the `"teacher"` weights).
     """
+
+    #: the k best labellings of a mixture of CRFs have no dynamic programme
+    supports_ensembles = False
 
     def __init__(self, k: int = 3, weighting: str = "teacher", **kwargs) -> None:
         super().__init__(**kwargs)
