@@ -1,5 +1,7 @@
-"""Registered token indexers: the offline transformer's word pieces and word casing."""
+"""Registered token indexers (the offline transformer's word pieces, word casing) and the
+dependency-label dataset reader."""
 from allennlp_subkd.data.offline_transformer_mismatched_indexer import (
     OfflineTransformerMismatchedIndexer,
 )
 from allennlp_subkd.data.casing_indexer import CasingIndexer
+from allennlp_subkd.data.dependency_label_reader import DependencyLabelsDatasetReader

@@ -7,4 +7,5 @@ from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.teacher_config import Teacher, TeacherCacheSettings
 from allennlp_subkd.distillation.tagging import TaggerTeacherAdapter
 from allennlp_subkd.distillation.parsing import ParserTeacherAdapter
+from allennlp_subkd.distillation.dependency_labels import DependencyLabelsTeacherAdapter
 from allennlp_subkd.distillation.callback import DistillationEpochCallback

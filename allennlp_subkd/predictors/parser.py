@@ -17,7 +17,8 @@ POS_PLACEHOLDER = "_"
 class PretokenizedParserPredictor(Predictor):
     """
     Predicts dependency trees for pre-tokenised sentences with a `biaffine_parser` or
-    `distilled_biaffine_parser` archive (whose dataset reader is `universal_dependencies`).
+    `distilled_biaffine_parser` archive (whose dataset reader is `universal_dependencies`), or
+    a `distilled_dependency_tagger` (reader `dependency_labels`, POS tags required).
     Needs no tokenizer or tagger model, unlike allennlp-models' `biaffine_dependency_parser`
     predictor (which loads spaCy's `en_core_web_sm` for tokens and POS tags).
 
@@ -45,7 +46,8 @@ class PretokenizedParserPredictor(Predictor):
         return self.predict_json(json_dict)
 
     def _uses_pos(self) -> bool:
-        return getattr(self._model, "_pos_tag_embedding", None) is not None
+        return (getattr(self._model, "_pos_tag_embedding", None) is not None
+                or getattr(self._model, "reads_pos_tags", False))
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         words = json_words(json_dict)

@@ -290,11 +290,13 @@ class StructuralTaggerDistillation(TaggerDistillation):
     def per_sentence(self, student, teacher, mask):
         temp = self.temperature
         student_t, teacher_t = student.scaled(temp), teacher.scaled(temp)
-        with torch.no_grad():
-            unary, pairwise = sub_structure_marginals(teacher_t, mask)
-        if not student.is_crf:
+        if not student.is_crf:  # the student's sub-structures are single tokens
+            with torch.no_grad():
+                unary = token_marginals(teacher_t, mask)
             log_p = student_t.emissions.log_softmax(-1)
             return -(unary * log_p).sum(-1).mul(mask).sum(-1) * temp ** 2
+        with torch.no_grad():
+            unary, pairwise = sub_structure_marginals(teacher_t, mask)
         log_z = linear_chain.log_partition(
             student_t.emissions, student_t.transitions, mask, student_t.start, student_t.end
         )
