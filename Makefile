@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-install fixtures clean
+.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-case1b bench-ensemble bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -57,6 +57,15 @@ bench-ner-casing: bench-install
 # (benchmarks/results/dep_sweep.*; pass BENCH_ARGS="--teacher ARCHIVE" for another teacher).
 bench-dep-sweep: bench-install
 	$(PY) benchmarks/sweep.py dep $(BENCH_ARGS)
+
+# Beyond one teacher and one student kind, on the full data, reusing the teachers of bench-ner /
+# bench-dep: a parser teaching a sequence-labelling parser (case 1b) and a two-teacher ensemble:
+# benchmarks/results/{dep_tagger,ner_ensemble}.{json,md}.
+bench-case1b: bench-install
+	$(PY) benchmarks/extra.py case1b $(BENCH_ARGS)
+
+bench-ensemble: bench-install
+	$(PY) benchmarks/extra.py ensemble $(BENCH_ARGS)
 
 # Kernel benchmark against pytorch-struct; writes benchmarks/results/kernels.{json,md}.
 bench-kernels: bench-install
