@@ -29,7 +29,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, NamedTuple
+from typing import Dict, NamedTuple, Optional
 
 from allennlp.common.checks import ConfigurationError
 
@@ -139,3 +139,15 @@ def resolve_model_name(name: str) -> str:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     print(materialize(sys.argv[1] if len(sys.argv) > 1 else "all-MiniLM-L6-v2"))
+
+
+def model_max_length(folder: str) -> Optional[int]:
+    """The most word pieces (special tokens included) the transformer in `folder` reads at
+    once: its `max_position_embeddings`, or `None` when its config has none. The offline
+    indexer and embedder default their `max_length` to it, so that AllenNLP folds a longer
+    sentence into segments instead of indexing past the position embeddings (a sentence of
+    400 words can have more than 512 word pieces)."""
+    from transformers import AutoConfig
+
+    value = getattr(AutoConfig.from_pretrained(folder), "max_position_embeddings", None)
+    return int(value) if isinstance(value, int) and value > 2 else None

@@ -148,7 +148,7 @@
     ],
   },
   ner_experiment(model, indexers, epochs=10, batch_size=32, lr=0.005, seed=13):: {
-    dataset_reader: { type: 'conll2003', tag_label: 'ner', token_indexers: indexers },
+    dataset_reader: { type: 'checked_conll2003', tag_label: 'ner', token_indexers: indexers },
     train_data_path: $.ner_data.train,
     validation_data_path: $.ner_data.dev,
     test_data_path: $.ner_data.test,

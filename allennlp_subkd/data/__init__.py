@@ -5,3 +5,4 @@ from allennlp_subkd.data.offline_transformer_mismatched_indexer import (
 )
 from allennlp_subkd.data.casing_indexer import CasingIndexer
 from allennlp_subkd.data.dependency_label_reader import DependencyLabelsDatasetReader
+from allennlp_subkd.data.checked_conll2003_reader import CheckedConll2003DatasetReader

@@ -1,7 +1,7 @@
 """`offline_transformer_mismatched`: AllenNLP's mismatched transformer indexer, offline."""
 from allennlp.data.token_indexers import PretrainedTransformerMismatchedIndexer, TokenIndexer
 
-from allennlp_subkd.pretrained import resolve_model_name
+from allennlp_subkd.pretrained import model_max_length, resolve_model_name
 
 
 @TokenIndexer.register("offline_transformer_mismatched")
@@ -21,8 +21,12 @@ class OfflineTransformerMismatchedIndexer(PretrainedTransformerMismatchedIndexer
         An offline model name or a local transformers folder.
     **kwargs
         Everything else `PretrainedTransformerMismatchedIndexer` takes (`namespace`,
-        `max_length`, `tokenizer_kwargs`, ...).
+        `tokenizer_kwargs`, ...). `max_length` defaults to the model's
+        `max_position_embeddings` (`model_max_length`): longer sentences are folded into
+        segments; give the embedder the same value.
     """
 
     def __init__(self, model_name: str, **kwargs) -> None:
-        super().__init__(resolve_model_name(model_name), **kwargs)
+        resolved = resolve_model_name(model_name)
+        kwargs.setdefault("max_length", model_max_length(resolved))
+        super().__init__(resolved, **kwargs)

@@ -8,7 +8,9 @@ from allennlp.training.callbacks.callback import TrainerCallback
 class DistillationEpochCallback(TrainerCallback):
     """
     Passes the current (0-based) epoch to a distilled model, which teacher annealing
-    (`distillation.anneal`) needs. Harmless without annealing; our configs always add it.
+    (`distillation.anneal`) needs. Harmless without annealing; our configs always add it. A run
+    resumed with `allennlp train --recover` (from an end-of-epoch or a mid-epoch checkpoint)
+    continues the schedule at the epoch it stopped in.
 
     Registered as a `TrainerCallback` with name "distillation_epoch".
 
@@ -25,7 +27,10 @@ class DistillationEpochCallback(TrainerCallback):
 
     def on_start(self, trainer, is_primary: bool = True, **kwargs) -> None:
         super().on_start(trainer, is_primary=is_primary, **kwargs)
-        self._tell(trainer, trainer._epochs_completed)
+        # `allennlp train --recover` restores the checkpoint before `on_start` and then skips
+        # the finished epochs without calling `on_epoch`: start at the restored epoch
+        restored = getattr(trainer, "_start_after_epochs_completed", 0)
+        self._tell(trainer, max(trainer._epochs_completed, restored))
 
     def on_epoch(
         self, trainer, metrics: Dict[str, Any], epoch: int, is_primary: bool = True, **kwargs

@@ -180,4 +180,6 @@ class DistilledModelMixin:
     def _distillation_metrics(self, reset: bool) -> Dict[str, float]:
         if self._distillation is None or self._kd_loss._count == 0:
             return {}  # nothing measured: validation and evaluation never compute KD
-        return {"kd_loss": self._kd_loss.get_metric(reset)}
+        # the KD weight in force (teacher annealing changes it per epoch)
+        alpha = self._distillation.alpha_at(self._distillation_epoch)
+        return {"kd_loss": self._kd_loss.get_metric(reset), "kd_alpha": alpha}

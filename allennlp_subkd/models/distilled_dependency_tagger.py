@@ -10,6 +10,7 @@ from allennlp.nn import util
 from allennlp_models.structured_prediction.models.biaffine_dependency_parser import POS_TO_IGNORE
 
 from allennlp_subkd.data.dependency_encoding import decode
+from allennlp_subkd.distillation.adapter import TeacherAdapter
 from allennlp_subkd.distillation.dependency_labels import DependencyLabelsTeacherAdapter
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
 from allennlp_subkd.distillation.teacher_config import Teacher
@@ -78,14 +79,16 @@ class DistilledDependencyTagger(DistilledSimpleTagger):
         decode_candidates: int = 10,
         **kwargs,
     ) -> None:
-        if teacher is not None and teacher.adapter is None:
-            teacher.adapter = DependencyLabelsTeacherAdapter()
         super().__init__(vocab, text_field_embedder, encoder, teacher=teacher, distillation=distillation, **kwargs)
         if decode_candidates < 1:
             raise ValueError(f"decode_candidates must be >= 1, got {decode_candidates}")
         self.decode_candidates = decode_candidates
         self._attachment_scores = WorkerSafeAttachmentScores()
         self._relations: Dict[str, int] = {}
+
+    def _default_adapter(self) -> TeacherAdapter:
+        """A teacher without an adapter is a parser, read with `dependency_labels`."""
+        return DependencyLabelsTeacherAdapter()
 
     def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
         output = super()._forward(tokens, metadata=metadata, tags=tags, **kwargs)

@@ -7,6 +7,7 @@ from allennlp.models import Model, SimpleTagger
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.nn import util
 
+from allennlp_subkd.distillation.adapter import TeacherAdapter
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
 from allennlp_subkd.distillation.scores import TaggerScores
 from allennlp_subkd.distillation.tagging import DistilledTaggerMixin, TaggerTeacherAdapter
@@ -52,7 +53,11 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
     ) -> None:
         teacher = teacher_from_deprecated(teacher, kwargs, self.student_name)
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
-        self._setup_distillation(teacher, distillation, TaggerTeacherAdapter(), self.label_namespace)
+        self._setup_distillation(teacher, distillation, self._default_adapter(), self.label_namespace)
+
+    def _default_adapter(self) -> TeacherAdapter:
+        """The adapter a `teacher` without one is read with: a tagger teacher's."""
+        return TaggerTeacherAdapter()
 
     def forward(  # type: ignore
         self,

@@ -1,7 +1,7 @@
 """`offline_transformer_mismatched`: AllenNLP's mismatched transformer embedder, offline."""
 from allennlp.modules.token_embedders import PretrainedTransformerMismatchedEmbedder, TokenEmbedder
 
-from allennlp_subkd.pretrained import resolve_model_name
+from allennlp_subkd.pretrained import model_max_length, resolve_model_name
 
 
 @TokenEmbedder.register("offline_transformer_mismatched")
@@ -20,9 +20,12 @@ class OfflineTransformerMismatchedEmbedder(PretrainedTransformerMismatchedEmbedd
     model_name : `str`
         An offline model name or a local transformers folder.
     **kwargs
-        Everything else `PretrainedTransformerMismatchedEmbedder` takes (`max_length`,
-        `train_parameters`, `last_layer_only`, `sub_token_mode`, ...).
+        Everything else `PretrainedTransformerMismatchedEmbedder` takes (`train_parameters`,
+        `last_layer_only`, `sub_token_mode`, ...). `max_length` defaults to the model's
+        `max_position_embeddings`, as the indexer's.
     """
 
     def __init__(self, model_name: str, **kwargs) -> None:
-        super().__init__(resolve_model_name(model_name), **kwargs)
+        resolved = resolve_model_name(model_name)
+        kwargs.setdefault("max_length", model_max_length(resolved))
+        super().__init__(resolved, **kwargs)

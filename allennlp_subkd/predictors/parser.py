@@ -3,9 +3,10 @@ from typing import List, Optional
 
 from allennlp.common import JsonDict
 from allennlp.data import Instance
+from allennlp.models import SimpleTagger
 from allennlp.predictors.predictor import Predictor
 
-from allennlp_subkd.predictors.pretokenized import json_words
+from allennlp_subkd.predictors.pretokenized import OfflinePredictor
 
 #: the POS tag given to every word when the input has none and the parser does not embed POS
 #: tags: CoNLL-U's "unspecified" value. The parser only reads POS tags to embed them and to
@@ -14,7 +15,7 @@ POS_PLACEHOLDER = "_"
 
 
 @Predictor.register("pretokenized_parser")
-class PretokenizedParserPredictor(Predictor):
+class PretokenizedParserPredictor(OfflinePredictor):
     """
     Predicts dependency trees for pre-tokenised sentences with a `biaffine_parser` or
     `distilled_biaffine_parser` archive (whose dataset reader is `universal_dependencies`), or
@@ -23,7 +24,8 @@ class PretokenizedParserPredictor(Predictor):
     predictor (which loads spaCy's `en_core_web_sm` for tokens and POS tags).
 
     Input JSON lines: `{"tokens": ["I", "have", "."], "pos": ["PRON", "VERB", "PUNCT"]}` or
-    `{"sentence": "I have .", "pos": [...]}` (split on whitespace). `"pos"` holds one tag per
+    `{"sentence": "I have.", "pos": [...]}` (tokenised as `OfflinePredictor` says: give one POS
+    tag per resulting word). `"pos"` holds one tag per
     word, in the tag set the parser was trained with (UPOS for the UD reader's default). It
     is required when the parser embeds POS tags (`pos_tag_embedding`); without it such a
     parser gets a `ValueError`. A parser without a POS embedding may be given no `"pos"`:
@@ -38,6 +40,12 @@ class PretokenizedParserPredictor(Predictor):
     Registered as a `Predictor` with name "pretokenized_parser".
     """
 
+    @property
+    def empty_output_keys(self):  # type: ignore[override]
+        keys = ("words", "pos", "predicted_heads", "predicted_dependencies")
+        # a sequence-labelling parser (distilled_dependency_tagger) also outputs its labels
+        return keys + ("tags",) if isinstance(self._model, SimpleTagger) else keys
+
     def predict(self, tokens: List[str], pos: Optional[List[str]] = None) -> JsonDict:
         """The tree of one list of words (and their POS tags)."""
         json_dict: JsonDict = {"tokens": list(tokens)}
@@ -50,7 +58,7 @@ class PretokenizedParserPredictor(Predictor):
                 or getattr(self._model, "reads_pos_tags", False))
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
-        words = json_words(json_dict)
+        words = self.words(json_dict)
         pos = json_dict.get("pos")
         if pos is None:
             if self._uses_pos():

@@ -15,6 +15,8 @@ from allennlp.training.metrics import AttachmentScores
 
 import allennlp_subkd  # noqa: F401  (registers everything)
 from allennlp_subkd.data.dependency_encoding import decode_head
+from allennlp_subkd.distillation.dependency_labels import DependencyLabelsTeacherAdapter
+from allennlp_subkd.distillation.tagging import TaggerTeacherAdapter
 
 STUDENT = "fixtures/configs/dep_tagger_student.jsonnet"
 TINY = "fixtures/dep/tiny.conllu"
@@ -68,6 +70,14 @@ class TestDistilledDependencyTagger(ModelTestCase):
         expected = (-(q * log_p).sum(-1).sum(-1) / mask.sum(-1)).mean()
         assert torch.allclose(output["kd_loss"], expected, atol=1e-5)
         assert adapter.excluded_mass is not None and (adapter.excluded_mass >= 0).all()
+
+    def test_a_teacher_without_an_adapter_is_read_as_a_parser_also_through_the_flat_arguments(self):
+        assert isinstance(self._model()._adapter, DependencyLabelsTeacherAdapter)
+        with pytest.warns(DeprecationWarning):
+            model = self._model(teacher=None, teacher_archive=f"{TEACHERS}/tiny_dep_teacher.tar.gz")
+        assert isinstance(model._adapter, DependencyLabelsTeacherAdapter)
+        assert isinstance(self._model(teacher={"archive": f"{TEACHERS}/ner_crf_teacher.tar.gz",
+                                               "adapter": {"type": "tagger"}})._adapter, TaggerTeacherAdapter)
 
     def test_decoding_reproduces_gold_trees_from_gold_labels(self):
         model = self._model(teacher=None, distillation=None)

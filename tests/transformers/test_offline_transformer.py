@@ -173,3 +173,23 @@ class TestTransformerStudent(ModelTestCase):
             "text_field_embedder.token_embedder_transformer._matched_embedder.transformer_model.pooler.dense.weight",
             "text_field_embedder.token_embedder_transformer._matched_embedder.transformer_model.pooler.dense.bias",
         })
+
+
+def test_a_sentence_longer_than_the_transformer_and_words_without_word_pieces(offline_model, tmp_path):
+    """400 words (> the tiny BERT's 64 positions) are folded into segments (`max_length`
+    defaults to `max_position_embeddings`); a zero-width space, a control character and an
+    emoji (no word piece, or only [UNK]) still get one tag each, in order."""
+    from allennlp.models.archival import load_archive
+    from allennlp.predictors import Predictor
+
+    params = transformer_tagger_params(NAME)
+    params["model"]["type"] = "crf_tagger"
+    train_model(params, str(tmp_path / "tagger"))
+    predictor = Predictor.from_archive(load_archive(str(tmp_path / "tagger" / "model.tar.gz")),
+                                       "pretokenized_tagger")
+    long = (["EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."] * 45)[:400]
+    odd = ["Zürich", "\u200b", "\x07", "😀", "東京", "call"]
+    for words in (long, odd, []):
+        output = predictor.predict_json({"tokens": words})
+        assert len(output["tags"]) == len(words) == len(output["words"])
+        assert output["words"] == words

@@ -1,0 +1,80 @@
+"""Surviving faults: a KD run killed in the middle of an epoch and restarted with
+`allennlp train --recover` finishes, continues teacher annealing at the right epoch and reuses the
+teacher's disk cache; an unwritable serialization directory is AllenNLP's error and leaves no
+archive."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from allennlp.models.archival import load_archive
+
+import allennlp_subkd  # noqa: F401
+from allennlp_subkd.distillation.disk_cache import entry_files
+
+CONFIG = "fixtures/configs/ner_student.jsonnet"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def command(out: Path, overrides: dict, *extra: str):
+    return [sys.executable, "-m", "allennlp", "train", CONFIG, "-s", str(out), "-o", json.dumps(overrides),
+            "--include-package", "allennlp_subkd", "--include-package", "tests.training.slow_batches", *extra]
+
+
+def test_a_kd_run_killed_mid_epoch_recovers_with_annealing_and_cache(tmp_path):
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    overrides = {
+        "trainer.num_epochs": 3,
+        "model.teacher.cache": {"dir": str(cache)},
+        "model.distillation": {"type": "structural", "anneal": 30},  # alpha 1.0, 0.7, 0.4
+        "data_loader": {"batch_size": 1, "shuffle": False},
+        "trainer.checkpointer": {"save_every_num_batches": 2},
+        "trainer.callbacks": [{"type": "distillation_epoch"}, {"type": "test_slow_batches", "seconds": 0.2}],
+    }
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    process = subprocess.Popen(command(out, overrides), cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    try:  # kill it hard in the middle of the second epoch, after a mid-epoch checkpoint
+        while not (out / "model_state_e1_b4.th").exists():
+            assert process.poll() is None, "training ended before it could be killed"
+            assert time.time() < deadline, "no mid-epoch checkpoint appeared"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not (out / "model.tar.gz").exists() and not (out / "metrics.json").exists()
+    sentences = len(entry_files(str(cache)))
+    assert sentences == 12  # the first epoch computed every sentence once
+    # an entry is written to a temporary file and renamed into place: a rewrite is a new inode
+    # (reading only refreshes its modification time, the LRU clock)
+    inodes = {path: os.stat(path).st_ino for path in entry_files(str(cache))}
+
+    # --recover insists on the same configuration
+    subprocess.run(command(out, overrides, "--recover"), cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epoch"] == 2  # three epochs, 0-based
+    alphas = [json.loads((out / f"metrics_epoch_{e}.json").read_text())["training_kd_alpha"] for e in (1, 2)]
+    assert alphas == pytest.approx([0.7, 0.4])  # the schedule went on at the epoch it stopped in
+    # the teacher's outputs came from the disk cache: no entry was written again after the kill
+    assert {path: os.stat(path).st_ino for path in entry_files(str(cache))} == inodes
+    model = load_archive(str(out / "model.tar.gz")).model
+    assert type(model).__name__ == "DistilledCrfTagger"
+
+
+def test_an_unwritable_serialization_directory_is_allennlps_error_and_no_archive(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(command(blocker / "run", {"trainer.num_epochs": 1}), cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "NotADirectoryError" in result.stderr or "Not a directory" in result.stderr
+    assert "torch" not in result.stderr.strip().splitlines()[-1]
+    assert not list(tmp_path.rglob("model.tar.gz"))
