@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-case1b bench-ensemble bench-install fixtures clean
+.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -66,6 +66,12 @@ bench-case1b: bench-install
 
 bench-ensemble: bench-install
 	$(PY) benchmarks/extra.py ensemble $(BENCH_ARGS)
+
+# How well each student imitates its teacher (agreement, KL, calibration) on the test set:
+# benchmarks/results/{ner,dep}_agreement.{json,md}; needs the runs of bench-ner / bench-dep.
+bench-agreement: bench-install
+	$(PY) benchmarks/agreement.py ner $(BENCH_ARGS)
+	$(PY) benchmarks/agreement.py dep $(BENCH_ARGS)
 
 # Kernel benchmark against pytorch-struct; writes benchmarks/results/kernels.{json,md}.
 bench-kernels: bench-install

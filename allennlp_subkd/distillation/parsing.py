@@ -31,7 +31,12 @@ from allennlp_models.structured_prediction import BiaffineDependencyParser
 
 from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.batch import select_rows
-from allennlp_subkd.distillation.objectives.parsing import teacher_label_heads, valid_arcs
+from allennlp_subkd.distillation.objectives.parsing import (
+    head_log_probs,
+    kl_divergence,
+    teacher_label_heads,
+    valid_arcs,
+)
 from allennlp_subkd.distillation.scores import ParserScores
 from allennlp_subkd.distillation.student import DistilledModelMixin
 from allennlp_subkd.distillation.teacher import FrozenTeacher
@@ -350,3 +355,37 @@ class DistilledParserMixin(DistilledModelMixin):
         return self._distill(
             lambda teacher: student.scores(self, mask, teacher.label_heads), self.teacher_scores(batch)
         )
+
+    def _parser_diagnostics(
+        self,
+        student: CapturedParser,
+        output: Dict[str, Any],
+        words: Dict[str, Dict[str, torch.Tensor]],
+        pos_tags: torch.LongTensor,
+        metadata: List[Dict[str, Any]],
+        gold_heads: Optional[torch.LongTensor],
+    ) -> None:
+        """Teacher diagnostics of a validation batch (`diagnostics`): the student's predicted
+        heads and relations (`output["heads"]`, `output["head_tags"]`, `[B, n+1]`) against the
+        teacher's argmax head and its argmax relation there, the per-word KL of the head
+        distributions, and the calibration of the student's head distribution against
+        `gold_heads [B, n]`."""
+        mask = output["mask"].bool()
+        with torch.no_grad():
+            teacher = self._teacher_parser_scores(words, pos_tags, metadata, mask, relation_heads=1)
+            valid = valid_arcs(mask)
+            word_mask = valid.any(-1)
+            teacher_heads = teacher.label_heads[..., 0]
+            teacher_relations = teacher.labels[..., 0, :].argmax(-1)
+            log_q = head_log_probs(teacher.arcs, valid)
+            log_p = head_log_probs(student.arcs.detach(), valid)
+            kl = kl_divergence(log_q, log_p)
+        same_head = output["heads"].long().eq(teacher_heads)
+        self._diagnostics.add_agreement("teacher_arc_agreement", same_head, word_mask)
+        self._diagnostics.add_agreement(
+            "teacher_label_agreement", same_head & output["head_tags"].long().eq(teacher_relations), word_mask
+        )
+        self._diagnostics.add_kl(float(kl[word_mask].sum()), int(word_mask.sum()))
+        if gold_heads is not None:
+            gold = torch.cat([gold_heads.new_zeros(gold_heads.size(0), 1), gold_heads], 1)
+            self._diagnostics.add_calibration(log_p.exp(), gold, word_mask)

@@ -10,7 +10,9 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.training.metrics import Average
 
 from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
+from allennlp_subkd.distillation.diagnostics import TeacherDiagnostics
 from allennlp_subkd.distillation.objectives.base import DistillationObjective
+from allennlp_subkd.distillation.scores import ParserScores
 from allennlp_subkd.distillation.teacher import FrozenTeacher
 from allennlp_subkd.distillation.teacher_config import Teacher, rewrite_deprecated_params
 
@@ -54,27 +56,33 @@ class DistilledModelMixin:
         name = self.student_name
         if distillation is not None and teacher is None:
             raise ConfigurationError(f"{name}: a distillation objective needs a teacher")
-        if teacher is not None and distillation is None:
+        if teacher is not None and distillation is None and not teacher.diagnostics:
             raise ConfigurationError(
                 f"{name}: teacher {teacher.archives} is given but no distillation objective; "
-                "add distillation: {type: ...} or drop the teacher"
+                "add distillation: {type: ...}, drop the teacher, or set teacher.diagnostics: "
+                "true to only measure the student's agreement with it"
             )
         self._distillation = distillation
         self._teachers: List[FrozenTeacher] = []
         self._teacher_weights: List[float] = []
         self._adapter: Optional[TeacherAdapter] = None
         self._label_namespace = label_namespace
+        self._diagnostics: Optional[TeacherDiagnostics] = None
         if teacher is not None:
             adapter = teacher.adapter or default_adapter
+            if teacher.diagnostics:
+                self._diagnostics = TeacherDiagnostics(parser=issubclass(adapter.scores_type, ParserScores))
+        if teacher is not None and distillation is not None:
             if not issubclass(adapter.scores_type, distillation.scores_type):
                 raise ConfigurationError(
                     f"{name}: the teacher adapter {adapter.name} gives "
                     f"{adapter.scores_type.__name__}, but the {type(distillation).__name__} "
                     f"objective compares {distillation.scores_type.__name__}"
                 )
-            adapter.check_student(self.vocab, label_namespace, name)  # type: ignore[attr-defined]
             if teacher.is_ensemble:
                 distillation.check_ensemble()
+        if teacher is not None:
+            adapter.check_student(self.vocab, label_namespace, name)  # type: ignore[attr-defined]
             self._adapter = adapter
             self._teachers = teacher.members(adapter, name)
             self._teacher_weights = teacher.weights
@@ -111,6 +119,11 @@ class DistilledModelMixin:
         """KD is added while training only: validation, evaluation and prediction score the
         student on its own and never touch the teacher."""
         return self._distillation is not None and self.training  # type: ignore[attr-defined]
+
+    @property
+    def _diagnosing(self) -> bool:
+        """Teacher diagnostics are measured in validation and evaluation only."""
+        return self._diagnostics is not None and not self.training  # type: ignore[attr-defined]
 
     def _teacher_batch(
         self, inputs: Dict[str, Any], metadata: Optional[List[Dict[str, Any]]], mask: torch.Tensor
@@ -178,8 +191,9 @@ class DistilledModelMixin:
         return output
 
     def _distillation_metrics(self, reset: bool) -> Dict[str, float]:
+        diagnostics = {} if self._diagnostics is None else self._diagnostics.metrics(reset)
         if self._distillation is None or self._kd_loss._count == 0:
-            return {}  # nothing measured: validation and evaluation never compute KD
+            return diagnostics  # no KD measured: validation and evaluation never compute it
         # the KD weight in force (teacher annealing changes it per epoch)
         alpha = self._distillation.alpha_at(self._distillation_epoch)
-        return {"kd_loss": self._kd_loss.get_metric(reset), "kd_alpha": alpha}
+        return {"kd_loss": self._kd_loss.get_metric(reset), "kd_alpha": alpha, **diagnostics}

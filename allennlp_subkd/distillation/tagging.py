@@ -7,10 +7,13 @@ from allennlp_models.tagging import CrfTagger
 
 from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.batch import select_rows
+from allennlp_subkd.distillation.diagnostics import token_kl
+from allennlp_subkd.distillation.objectives.tagging import token_marginals
 from allennlp_subkd.distillation.extract import permute_labels, tagger_emissions, tagger_scores
 from allennlp_subkd.distillation.scores import TaggerScores
 from allennlp_subkd.distillation.student import DistilledModelMixin
 from allennlp_subkd.distillation.teacher import FrozenTeacher
+from allennlp_subkd.structures import linear_chain
 
 #: what can teach a tagger: CRF and softmax taggers, and so the distilled taggers too
 TAGGER_TEACHERS = (CrfTagger, SimpleTagger)
@@ -99,3 +102,29 @@ class DistilledTaggerMixin(DistilledModelMixin):
         """The per-sentence KD term `[batch]` of this batch (against the teachers' mixture)."""
         batch = self._teacher_batch({"tokens": tokens}, metadata, mask)
         return self._distill(lambda teacher: student, self.teacher_scores(batch), batch.mask)
+
+    def _tagger_diagnostics(
+        self,
+        student: TaggerScores,
+        predicted: torch.LongTensor,
+        tokens: Dict[str, Dict[str, torch.Tensor]],
+        metadata: Optional[List[Dict]],
+        mask: torch.BoolTensor,
+        gold: Optional[torch.LongTensor],
+    ) -> None:
+        """Teacher diagnostics of a validation batch (`diagnostics`): `predicted [B, T]` are the
+        student's decoded labels, `gold [B, T]` the gold ones (if given)."""
+        mask = mask.bool()
+        with torch.no_grad():
+            teacher = self._teacher_tagger_scores(tokens, metadata, mask)
+            if teacher.is_crf:
+                teacher_labels, _ = linear_chain.viterbi(
+                    teacher.emissions, teacher.transitions, mask, teacher.start, teacher.end)
+            else:
+                teacher_labels = teacher.emissions.argmax(-1)
+            q = token_marginals(teacher, mask)
+            p = token_marginals(student.detached(), mask)
+        self._diagnostics.add_agreement("teacher_agreement", predicted.eq(teacher_labels), mask)
+        self._diagnostics.add_kl(*token_kl(q, p, mask))
+        if gold is not None:
+            self._diagnostics.add_calibration(p, gold, mask)

@@ -8,7 +8,8 @@ caches and the adapter that reads it.
         "weights": null,                             // ensemble weights (default: equal)
         "reindex_inputs": null,
         "cache": {"memory_mb": 512, "dtype": "float32", "dir": "teacher_cache", "dir_mb": 2048},
-        "adapter": null                              // default: the student's own kind
+        "adapter": null,                             // default: the student's own kind
+        "diagnostics": false                         // teacher-agreement metrics on validation
     }
 
 The flat arguments of earlier releases (`teacher_archive`, `reindex_teacher_inputs`,
@@ -87,6 +88,12 @@ class Teacher(FromParams):
         How the teacher's forward pass becomes the student's scores, by `type`; `None` takes
         the student's own (`"tagger"` for the taggers, `"parser"` for the parser). A tagger
         taught by a dependency parser uses `{"type": "dependency_labels"}`.
+    diagnostics : `bool`, optional (default = `False`)
+        Measure how well the student imitates the teacher on validation and evaluation data
+        (`allennlp_subkd.distillation.diagnostics`: agreement with the teacher's decoded
+        output, KL to its marginals, the student's calibration error). It runs the teacher on
+        those sentences (once each, through the caches). With `diagnostics` a teacher may be
+        given without a `distillation` objective: a plain student's imitation is measured too.
     """
 
     def __init__(
@@ -96,6 +103,7 @@ class Teacher(FromParams):
         reindex_inputs: Optional[bool] = None,
         cache: Optional[TeacherCacheSettings] = None,
         adapter: Optional[TeacherAdapter] = None,
+        diagnostics: bool = False,
     ) -> None:
         archives = [archive] if isinstance(archive, str) else list(archive)
         if not archives or not all(isinstance(a, str) and a for a in archives):
@@ -122,6 +130,7 @@ class Teacher(FromParams):
         self.reindex_inputs = reindex_inputs
         self.cache = cache or TeacherCacheSettings()
         self.adapter = adapter
+        self.diagnostics = bool(diagnostics)
 
     @property
     def is_ensemble(self) -> bool:
@@ -182,6 +191,7 @@ def _pop_flat(arguments: Dict[str, Any]) -> Dict[str, Any]:
 def rewrite_deprecated_params(params: Params, student_name: str) -> None:
     """Move a config's flat teacher arguments into its `teacher` object (in place)."""
     flat = {name: params.pop(name) for name in list(DEPRECATED_ARGUMENTS) if name in params}
+    flat = {name: value for name, value in flat.items() if value is not None}  # null: not given
     if not flat:
         return
     if params.get("teacher") is not None:

@@ -181,7 +181,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         self, tokens, metadata=None, pos_tags=None, head_tags=None, head_indices=None
     ) -> Dict[str, torch.Tensor]:
         tree_loss = self._gold_loss == "tree" and head_indices is not None and head_tags is not None
-        if not (tree_loss or self._distilling):
+        if not (tree_loss or self._distilling or self._diagnosing):
             return super().forward(tokens, pos_tags, metadata, head_tags, head_indices)
         with capture_parser_scores(self) as captured:
             output = super().forward(tokens, pos_tags, metadata, head_tags, head_indices)
@@ -197,6 +197,8 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
                 captured = self._dropout_free_scores(tokens, pos_tags, metadata)
             kd = self._parser_distillation(captured, mask, tokens, pos_tags, metadata)
             self._mix_distillation(output, kd.sum() / num_words)
+        elif self._diagnosing:
+            self._parser_diagnostics(captured, output, tokens, pos_tags, metadata, head_indices)
         return output
 
     def _dropout_free_scores(self, tokens, pos_tags, metadata):

@@ -115,6 +115,12 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
             student = tagger_scores(self, output["logits"])
             kd = self._tagger_distillation(student, tokens, metadata, mask)
             self._mix_distillation(output, kd.sum())
+        elif self._diagnosing:
+            mask = output["mask"]
+            predicted = torch.zeros_like(mask, dtype=torch.long)
+            for i, path in enumerate(output["tags"]):
+                predicted[i, : len(path)] = torch.tensor(path, dtype=torch.long)
+            self._tagger_diagnostics(tagger_scores(self, output["logits"]), predicted, tokens, metadata, mask, tags)
         return output
 
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:

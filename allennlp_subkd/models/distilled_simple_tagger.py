@@ -86,6 +86,10 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
             per_sentence = self._tagger_distillation(student, tokens, metadata, mask)
             kd = (per_sentence / mask.sum(-1).clamp(min=1)).mean()
             self._mix_distillation(output, kd)
+        elif self._diagnosing:
+            logits = output["logits"]
+            self._tagger_diagnostics(TaggerScores(logits), logits.argmax(-1), tokens, metadata,
+                                     util.get_text_field_mask(tokens), tags)
         return output
 
     def make_output_human_readable(
