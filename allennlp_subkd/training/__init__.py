@@ -1,2 +1,5 @@
-"""Training utilities: the epoch timer the demo and the benchmarks read."""
+"""Training utilities: the epoch timer the demo and the benchmarks read, and atomic archives."""
 from allennlp_subkd.training.epoch_timer import EpochTimerCallback
+from allennlp_subkd.training.atomic_archive import install as _install_atomic_archives
+
+_install_atomic_archives()
