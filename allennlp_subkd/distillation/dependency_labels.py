@@ -114,8 +114,9 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
 
     def _table(self, teacher: FrozenTeacher, batch: TeacherBatch) -> Tuple[Dict[str, int], torch.Tensor]:
         """`(code ids, table)`: the arc codes of the student's labels, and `table[code, r]`
-        the student's label index of code + the teacher's relation r (-1: not a label)."""
-        key = (id(batch.vocab), batch.label_namespace)
+        the student's label index of code + the teacher's relation r (-1: not a label); one per
+        teacher (the members of an ensemble order their relations each their own way)."""
+        key = (id(teacher), id(batch.vocab), batch.label_namespace)
         if key not in self._tables:
             relations = teacher.vocab.get_token_to_index_vocabulary("head_tags")
             labels = batch.vocab.get_token_to_index_vocabulary(batch.label_namespace)

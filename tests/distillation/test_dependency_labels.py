@@ -144,3 +144,24 @@ def test_the_adapter_refuses_a_student_whose_labels_are_not_the_dependency_encod
 def test_bad_adapter_settings(params, message):
     with pytest.raises(ConfigurationError, match=message):
         DependencyLabelsTeacherAdapter(**params)
+
+
+def test_each_teacher_of_an_ensemble_gets_its_own_relation_table():
+    """Two parser teachers number their relations differently: the label table is per teacher."""
+    from types import SimpleNamespace
+
+    student = Vocabulary()
+    student.add_tokens_to_namespace(["+1@VERB@nsubj", "-1@NOUN@obj"], "labels")
+
+    def teacher(order):
+        vocab = Vocabulary()
+        vocab.add_tokens_to_namespace(order, "head_tags")
+        return SimpleNamespace(vocab=vocab, archive_path="x")
+
+    batch = SimpleNamespace(vocab=student, label_namespace="labels")
+    adapter = DependencyLabelsTeacherAdapter()
+    first, second = teacher(["nsubj", "obj"]), teacher(["obj", "nsubj"])
+    nsubj = student.get_token_index("+1@VERB@nsubj", "labels")
+    for member, relation in ((first, 0), (second, 1), (first, 0)):
+        codes, table = adapter._table(member, batch)
+        assert table[codes["+1@VERB"], relation] == nsubj
