@@ -88,6 +88,12 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
         #: per word of the last batch, the teacher's mass the student's labels cannot hold
         self.excluded_mass: Optional[torch.Tensor] = None
 
+    @property
+    def cached_heads(self) -> Optional[int]:
+        """The heads per word the teacher's cache entries hold relation scores for (the parser
+        students' entries: `cached_relation_heads`)."""
+        return cached_relation_heads(self.relation_heads)
+
     def check_student(self, vocab: Vocabulary, label_namespace: str, student_name: str) -> None:
         labels = vocab.get_token_to_index_vocabulary(label_namespace)
         wrong = sorted(label for label in labels if not is_encoded_label(label))
@@ -103,14 +109,14 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
         if batch.metadata is None:
             return None
         return parser_keys([m["words"] for m in batch.metadata], [m["pos"] for m in batch.metadata],
-                           cached_relation_heads(self.relation_heads))
+                           self.cached_heads)
 
     def compute(self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
         if batch.metadata is None:
             raise ConfigurationError(
                 "the 'dependency_labels' adapter needs metadata with the words and POS tags"
             )
-        return parser_rows_outputs(teacher, batch, rows, cached_relation_heads(self.relation_heads))
+        return parser_rows_outputs(teacher, batch, rows, self.cached_heads)
 
     def _table(self, teacher: FrozenTeacher, batch: TeacherBatch) -> Tuple[Dict[str, int], torch.Tensor]:
         """`(code ids, table)`: the arc codes of the student's labels, and `table[code, r]`
@@ -142,7 +148,7 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
         mask = batch.mask  # [B, n] the words
         parser_mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], 1)  # ROOT first
         scores = assemble_parser_scores(
-            teacher.model, per_sentence, parser_mask, cached_relation_heads(self.relation_heads)
+            teacher.model, per_sentence, parser_mask, self.cached_heads
         )
         codes, table = self._table(teacher, batch)
         num_labels = batch.vocab.get_vocab_size(batch.label_namespace)

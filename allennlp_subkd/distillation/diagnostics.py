@@ -19,10 +19,10 @@ Metrics (all in AllenNLP's metrics, so in the progress bar, TensorBoard and `met
 With a teacher ensemble the teacher is the first member. The pure functions below are batched
 and tested against loops.
 """
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import torch
-from allennlp.training.metrics import Average, Metric
+from allennlp.training.metrics import Metric
 
 
 class ExpectedCalibrationError(Metric):
@@ -82,27 +82,24 @@ class TeacherDiagnostics:
 
     def __init__(self, parser: bool) -> None:
         names = ("teacher_arc_agreement", "teacher_label_agreement") if parser else ("teacher_agreement",)
-        self._agreement: Dict[str, Average] = {name: Average() for name in names}
-        self._kl = Average()
+        # [sum, count] per metric: each is a mean over positions, added a batch at a time
+        self._means: Dict[str, List[float]] = {name: [0.0, 0] for name in (*names, "teacher_kl")}
         self._ece = ExpectedCalibrationError()
         self._seen = False
 
-    def add_agreement(self, name: str, agree: torch.Tensor, mask: torch.Tensor) -> None:
-        """Per-position agreement (bool) where `mask`: one `Average` sample per position."""
-        mask = mask.bool()
-        count = int(mask.sum())
+    def _add(self, name: str, total: float, count: int) -> None:
         if count:
-            # an Average of one value per position, added as a weighted total
-            metric = self._agreement[name]
-            metric._total_value += float(agree[mask].sum())
-            metric._count += count
+            self._means[name][0] += total
+            self._means[name][1] += count
             self._seen = True
 
+    def add_agreement(self, name: str, agree: torch.Tensor, mask: torch.Tensor) -> None:
+        """Per-position agreement (bool), counted where `mask`."""
+        mask = mask.bool()
+        self._add(name, float(agree[mask].sum()), int(mask.sum()))
+
     def add_kl(self, total: float, count: int) -> None:
-        if count:
-            self._kl._total_value += total
-            self._kl._count += count
-            self._seen = True
+        self._add("teacher_kl", total, count)
 
     def add_calibration(self, probabilities: torch.Tensor, gold: torch.Tensor, mask: torch.Tensor) -> None:
         """`probabilities [*, C]` (the student's marginals), `gold [*]` indices."""
@@ -113,9 +110,9 @@ class TeacherDiagnostics:
     def metrics(self, reset: bool) -> Dict[str, float]:
         if not self._seen:
             return {}
-        values = {name: metric.get_metric(reset) for name, metric in self._agreement.items()}
-        values["teacher_kl"] = self._kl.get_metric(reset)
+        values = {name: total / count if count else 0.0 for name, (total, count) in self._means.items()}
         values["calibration_error"] = self._ece.get_metric(reset)
         if reset:
+            self._means = {name: [0.0, 0] for name in self._means}
             self._seen = False
         return values

@@ -278,8 +278,11 @@ def parser_rows_outputs(
         )
     else:
         inputs = teacher.rebuild_inputs(sentences, batch.device, label_inputs=tags, text_field="words")
-    lengths = [len(m["words"]) + 1 for m in metadata] if metadata is not None else \
-        [batch.mask.sum(-1).tolist()[i] for i in rows]
+    if metadata is not None:
+        lengths = [len(m["words"]) + 1 for m in metadata]  # ROOT included
+    else:
+        all_lengths = batch.mask.sum(-1).tolist()
+        lengths = [all_lengths[i] for i in rows]
     return parser_teacher_outputs(
         teacher.model, inputs["words"], inputs["pos_tags"], metadata, lengths, relation_heads
     )

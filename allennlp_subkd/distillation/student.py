@@ -70,19 +70,18 @@ class DistilledModelMixin:
         self._diagnostics: Optional[TeacherDiagnostics] = None
         if teacher is not None:
             adapter = teacher.adapter or default_adapter
+            if distillation is not None:
+                if not issubclass(adapter.scores_type, distillation.scores_type):
+                    raise ConfigurationError(
+                        f"{name}: the teacher adapter {adapter.name} gives "
+                        f"{adapter.scores_type.__name__}, but the {type(distillation).__name__} "
+                        f"objective compares {distillation.scores_type.__name__}"
+                    )
+                if teacher.is_ensemble:
+                    distillation.check_ensemble()
+            adapter.check_student(self.vocab, label_namespace, name)  # type: ignore[attr-defined]
             if teacher.diagnostics:
                 self._diagnostics = TeacherDiagnostics(parser=issubclass(adapter.scores_type, ParserScores))
-        if teacher is not None and distillation is not None:
-            if not issubclass(adapter.scores_type, distillation.scores_type):
-                raise ConfigurationError(
-                    f"{name}: the teacher adapter {adapter.name} gives "
-                    f"{adapter.scores_type.__name__}, but the {type(distillation).__name__} "
-                    f"objective compares {distillation.scores_type.__name__}"
-                )
-            if teacher.is_ensemble:
-                distillation.check_ensemble()
-        if teacher is not None:
-            adapter.check_student(self.vocab, label_namespace, name)  # type: ignore[attr-defined]
             self._adapter = adapter
             self._teachers = teacher.members(adapter, name)
             self._teacher_weights = teacher.weights

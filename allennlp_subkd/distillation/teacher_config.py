@@ -184,14 +184,14 @@ def _nest(flat: Dict[str, Any], student_name: str) -> Dict[str, Any]:
     return nested
 
 
-def _pop_flat(arguments: Dict[str, Any]) -> Dict[str, Any]:
+def _pop_flat(arguments: Any) -> Dict[str, Any]:
+    """The deprecated flat arguments in `arguments` (a dict or `Params`), removed from it."""
     return {name: arguments.pop(name) for name in list(DEPRECATED_ARGUMENTS) if name in arguments}
 
 
 def rewrite_deprecated_params(params: Params, student_name: str) -> None:
     """Move a config's flat teacher arguments into its `teacher` object (in place)."""
-    flat = {name: params.pop(name) for name in list(DEPRECATED_ARGUMENTS) if name in params}
-    flat = {name: value for name, value in flat.items() if value is not None}  # null: not given
+    flat = {name: value for name, value in _pop_flat(params).items() if value is not None}  # null: not given
     if not flat:
         return
     if params.get("teacher") is not None:
