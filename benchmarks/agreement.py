@@ -3,7 +3,7 @@ How well each student imitates its teacher (`make bench-agreement`): the first-s
 every method of `benchmarks/results/{ner,dep}.json` evaluated on the test set with
 `allennlp evaluate` and the teacher diagnostics on (`teacher: {diagnostics: true}`): agreement
 with the teacher's decoded output, KL to its marginals, and the student's calibration error
-against gold (`allennlp_subkd.distillation.diagnostics`). The teacher runs once per test sentence
+against gold (`allennlp_subkd.distillation.tasks.diagnostics`). The teacher runs once per test sentence
 (its disk cache of `run.py` holds the training sentences; the test sentences are added to it).
 Writes `benchmarks/results/{task}_agreement.{json,md}`.
 

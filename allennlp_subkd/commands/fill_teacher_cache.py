@@ -3,36 +3,37 @@
 per-sentence outputs in a teacher disk cache, ahead of training.
 
     allennlp fill-teacher-cache TEACHER.tar.gz DATA --cache-dir DIR \\
-        [--batch-size 32] [--cuda-device -1] [--dtype float32] [--max-mb 2048] \\
-        [--relation-heads 2] --include-package allennlp_subkd
+        [--adapter NAME_OR_JSON] [--relation-heads 2] [--batch-size 32] [--cuda-device -1] \\
+        [--dtype float32] [--max-mb 2048] --include-package allennlp_subkd
 
-The entries are exactly what a distilled model's training writes and reads (same keys, same
-per-sentence outputs), so a later `allennlp train` with `model.teacher.cache.dir: DIR` and
-the same teacher archive runs no teacher forward pass for these sentences. Sentences already
-in the cache are skipped, so an interrupted fill resumes where it stopped.
+It drives the teacher adapter a student would use (`--adapter`: a registered name such as
+`"parser"` or `"dependency_labels"`, or a JSON object with its arguments; by default the
+registered adapter whose `teacher_types` hold the archive's model, among those with
+`default_for_teacher_types`) through the same path as training, `FrozenTeacher.outputs`, with
+the same `TeacherRequest` (`--relation-heads`, for parsers: what the students' objective asks),
+so it writes exactly the entries a later `allennlp train` with `model.teacher.cache.dir: DIR`
+and the same archive reads: any adapter, including one of your own (`--include-package` its
+module). Batches come from the teacher's own dataset reader, indexed with its own vocabulary,
+through `adapter.fill_batch`. Sentences already in the cache are skipped, so an interrupted
+fill resumes where it stopped.
 """
 import argparse
+import json
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import torch
 from allennlp.commands.subcommand import Subcommand
+from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.tqdm import Tqdm
 from allennlp.data import Batch, Instance
-from allennlp.models.archival import load_archive
 from allennlp.nn import util
 
-from allennlp_subkd.distillation.cache import archive_digest
-from allennlp_subkd.distillation.disk_cache import TeacherDiskCache
-from allennlp_subkd.distillation.parsing import (
-    CACHED_RELATION_HEADS,
-    PARSER_TEACHERS,
-    cached_relation_heads,
-    parser_keys,
-    parser_teacher_outputs,
-)
-from allennlp_subkd.distillation.tagging import TAGGER_TEACHERS, tagger_keys, tagger_teacher_outputs
+from allennlp_subkd.distillation.request import TeacherRequest
+from allennlp_subkd.distillation.tasks.parser import CACHED_RELATION_HEADS
+from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter
+from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ class FillTeacherCache(Subcommand):
                                help="data the teacher's own dataset reader reads (the students' training file)")
         subparser.add_argument("--cache-dir", type=str, required=True,
                                help="the directory given to the students as teacher.cache.dir")
+        subparser.add_argument("--adapter", type=str, default=None,
+                               help="the students' teacher adapter: a registered name, or a JSON "
+                                    'object with its arguments (\'{"type": "dependency_labels"}\'); '
+                                    "default: the adapter registered for the teacher's model type")
         subparser.add_argument("--batch-size", type=int, default=32)
         subparser.add_argument("--cuda-device", type=int, default=-1)
         subparser.add_argument("--dtype", choices=["float32", "float16"], default="float32",
@@ -58,17 +63,45 @@ class FillTeacherCache(Subcommand):
         subparser.add_argument("--max-mb", type=float, default=2048.0,
                                help="bound of the cache in MiB (the students' teacher.cache.dir_mb)")
         subparser.add_argument("--relation-heads", type=int, default=CACHED_RELATION_HEADS,
-                               help="parsers: cache the relation scores at the teacher's K best "
-                                    "heads per word, what objectives with relation_heads <= K read "
-                                    f"(default {CACHED_RELATION_HEADS}, our objectives' default); 0: "
-                                    "the relation representations, for relation_heads null")
+                               help="parsers: the relation_heads of the students' objective (the "
+                                    "entries hold the relation scores at the teacher's best "
+                                    f"max(K, {CACHED_RELATION_HEADS}) heads; default "
+                                    f"{CACHED_RELATION_HEADS}, our objectives' default); 0: every "
+                                    "pair (relation_heads null). Other adapters ignore it")
         subparser.set_defaults(func=fill_teacher_cache_from_args)
         return subparser
 
 
 def fill_teacher_cache_from_args(args: argparse.Namespace) -> Dict[str, int]:
+    adapter: Optional[Union[str, Dict]] = args.adapter
+    if adapter is not None and adapter.lstrip().startswith("{"):
+        try:
+            adapter = json.loads(adapter)
+        except ValueError as error:
+            raise ConfigurationError(f"--adapter is neither a registered name nor JSON: {error}") from error
     return fill_teacher_cache(args.archive_file, args.input_file, args.cache_dir, args.batch_size,
-                              args.cuda_device, args.dtype, args.max_mb, args.relation_heads or None)
+                              args.cuda_device, args.dtype, args.max_mb, args.relation_heads or None,
+                              adapter)
+
+
+def default_adapter_name(model: torch.nn.Module) -> str:
+    """The registered adapter for a teacher of this model type: the one, among the adapters with
+    `default_for_teacher_types`, whose `teacher_types` hold the most specific class of `model`
+    (a `ConfigurationError` when none does)."""
+    candidates = []
+    for name in TeacherAdapter.list_available():
+        cls = TeacherAdapter.by_name(name)
+        if cls.default_for_teacher_types and isinstance(model, cls.teacher_types):
+            # how close the nearest accepted class is in the model's MRO (0: exactly it)
+            depth = min(type(model).__mro__.index(t) for t in type(model).__mro__
+                        if t in cls.teacher_types or any(issubclass(t, a) for a in cls.teacher_types))
+            candidates.append((depth, name))
+    if not candidates:
+        raise ConfigurationError(
+            f"no registered teacher adapter reads a {type(model).__name__} teacher; give "
+            "--adapter (and --include-package the module that registers it)"
+        )
+    return min(candidates)[1]
 
 
 def fill_teacher_cache(
@@ -80,60 +113,52 @@ def fill_teacher_cache(
     dtype: str = "float32",
     max_mb: float = 2048.0,
     relation_heads: Optional[int] = CACHED_RELATION_HEADS,
+    adapter: Optional[Union[str, Dict, TeacherAdapter]] = None,
 ) -> Dict[str, int]:
-    """Fill `cache_dir`; returns counts of `sentences`, `computed` and `cached` (already there).
-    For a parser, `relation_heads` is the objective's (`None`: every pair): the entries are the
-    ones a student with that objective reads (`cached_relation_heads`)."""
+    """Fill `cache_dir` with the entries `adapter` (a registered name, a params dict, an adapter,
+    or `None`: the default for the teacher's type) computes for `TeacherRequest(relation_heads)`
+    (`None`: every pair); returns counts of `sentences`, `computed` and `cached` (already
+    there)."""
     if batch_size < 1:
         raise ConfigurationError(f"--batch-size must be >= 1, got {batch_size}")
     if relation_heads is not None and relation_heads < 1:
         raise ConfigurationError(f"--relation-heads must be >= 1 (or 0 for every pair), got {relation_heads}")
-    relation_heads = cached_relation_heads(relation_heads)
-    archive = load_archive(archive_file, cuda_device=cuda_device)
-    model = archive.model
-    if isinstance(model, PARSER_TEACHERS):
-        kind = "parser"
-    elif isinstance(model, TAGGER_TEACHERS):
-        kind = "tagger"
-    else:
-        raise ConfigurationError(
-            f"{archive_file} holds a {type(model).__name__}, which is no tagger or parser teacher"
-        )
-    model.eval()
-    disk = TeacherDiskCache(cache_dir, max_mb, dtype)
-    if not disk.enabled:
+    teacher = FrozenTeacher(archive_file, (torch.nn.Module,), "fill-teacher-cache",
+                            cache_mb=1.0, cache_dtype=dtype, cache_dir=cache_dir, cache_dir_mb=max_mb)
+    if teacher.disk is None or not teacher.disk.enabled:
         raise ConfigurationError(f"the cache directory {cache_dir!r} is not writable")
-    digest = archive_digest(archive_file)
+    model = teacher.model
+    if adapter is None:
+        adapter = default_adapter_name(model)
+    if isinstance(adapter, str):
+        adapter = {"type": adapter}
+    if isinstance(adapter, dict):
+        adapter = TeacherAdapter.from_params(Params(adapter))
+    if not isinstance(model, adapter.teacher_types):
+        accepted = ", ".join(t.__name__ for t in adapter.teacher_types)
+        raise ConfigurationError(
+            f"{archive_file} holds a {type(model).__name__}; the teacher adapter {adapter.name} "
+            f"reads {accepted}"
+        )
     device = torch.device("cpu") if cuda_device < 0 else torch.device("cuda", cuda_device)
-    instances: List[Instance] = list(archive.dataset_reader.read(input_file))
+    teacher.to(device)
+    entry = adapter.entry_request(TeacherRequest(relation_heads=relation_heads))
+    instances: List[Instance] = list(teacher.dataset_reader.read(input_file))
     # longest first, so padding is small and a memory problem shows at once
     order = sorted(range(len(instances)), key=lambda i: -len(_words(instances[i])))
     counts = {"sentences": len(instances), "computed": 0, "cached": 0}
+    disk = teacher.disk
     progress = Tqdm.tqdm(range(0, len(order), batch_size), desc="teacher outputs")
     for start in progress:
         batch_instances = [instances[i] for i in order[start:start + batch_size]]
-        words = [_words(instance) for instance in batch_instances]
-        if kind == "tagger":
-            keys = tagger_keys(words)
-        else:
-            keys = parser_keys(words, [instance["metadata"]["pos"] for instance in batch_instances],
-                               relation_heads)
-        todo = [j for j, key in enumerate(keys) if disk.get(digest, key) is None]
-        counts["cached"] += len(keys) - len(todo)
-        if not todo:
-            continue
-        batch = Batch([batch_instances[j] for j in todo])
-        batch.index_instances(model.vocab)
+        batch = Batch(batch_instances)
+        batch.index_instances(teacher.vocab)
         tensors = util.move_to_device(batch.as_tensor_dict(), device)
-        if kind == "tagger":
-            outputs = tagger_teacher_outputs(model, tensors["tokens"], [len(words[j]) for j in todo])
-        else:
-            outputs = parser_teacher_outputs(model, tensors["words"], tensors["pos_tags"],
-                                             tensors.get("metadata"), [len(words[j]) + 1 for j in todo],
-                                             relation_heads)
-        for j, output in zip(todo, outputs):
-            disk.put(digest, keys[j], output)
-        counts["computed"] += len(todo)
+        writes = disk.writes
+        teacher.outputs(adapter, adapter.fill_batch(teacher, tensors), entry)
+        counts["computed"] += disk.writes - writes
+        teacher.cache.clear()  # the memory cache only passes entries on: keep it empty
+    counts["cached"] = counts["sentences"] - counts["computed"]
     logger.info("teacher cache %s: %d sentences, %d computed, %d already cached (%s)",
                 cache_dir, counts["sentences"], counts["computed"], counts["cached"], disk.stats())
     return counts
@@ -141,6 +166,10 @@ def fill_teacher_cache(
 
 def _words(instance: Instance) -> List[str]:
     metadata = instance.fields.get("metadata")
-    if metadata is None or "words" not in metadata.metadata:  # type: ignore[attr-defined]
+    if metadata is None:
+        raise ConfigurationError("the teacher's dataset reader gives no metadata to key the cache on")
+    meta = metadata.metadata  # type: ignore[attr-defined]
+    words = meta.get("words", meta.get("tokens"))
+    if words is None:
         raise ConfigurationError("the teacher's dataset reader gives no metadata words to key the cache on")
-    return list(metadata["words"])  # type: ignore[index]
+    return list(words)

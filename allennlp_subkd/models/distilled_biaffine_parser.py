@@ -10,20 +10,13 @@ from allennlp.models import Model
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp_models.structured_prediction import BiaffineDependencyParser
 
-from allennlp_subkd.distillation.objectives.parsing import (
-    ParserDistillation,
-    check_tree_type,
-    gold_tree_nll,
-)
-from allennlp_subkd.distillation.parsing import (
-    DistilledParserMixin,
-    ParserTeacherAdapter,
-    capture_parser_scores,
-)
-from allennlp_subkd.distillation.teacher_config import Teacher, teacher_from_deprecated
+from allennlp_subkd.distillation.objectives.parsing import ParserDistillation, check_tree_type
+from allennlp_subkd.distillation.tasks.parser import DistilledParserMixin, capture_parser_scores
+from allennlp_subkd.distillation.teacher.config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.attachment_scores import WorkerSafeAttachmentScores
 from allennlp_subkd.models.nonempty import forward_nonempty
 from allennlp_subkd.modules.fast_bilinear import FastBilinear
+from allennlp_subkd.structures.arcs import gold_tree_nll
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +50,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
         argument (`tag_feedforward`, `arc_feedforward`, `pos_tag_embedding`,
         `use_mst_decoding_for_validation`, `dropout`, `input_dropout`, `initializer`).
     teacher : `Teacher`, optional (default = `None`)
-        The frozen teacher (`allennlp_subkd.distillation.teacher_config.Teacher`): its
+        The frozen teacher (`allennlp_subkd.distillation.teacher.config.Teacher`): its
         `archive` (a `biaffine_parser` or `distilled_biaffine_parser` with the same dependency
         relations, `head_tags`, matched by string, any order; or a list of them, an
         ensemble, with `weights`), `reindex_inputs`, `cache` and `adapter`. Its embedder and
@@ -94,6 +87,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
 
     default_predictor = "pretokenized_parser"
     student_name = "distilled_biaffine_parser"
+    default_adapter = "parser"
 
     def __init__(
         self,
@@ -143,7 +137,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
                 )
         self._gold_loss = gold_loss
         self._tree = tree or objective_tree or "nonprojective"
-        self._setup_distillation(teacher, distillation, ParserTeacherAdapter(), "head_tags")
+        self._setup_distillation(teacher, distillation, "head_tags")
 
     def forward(  # type: ignore
         self,

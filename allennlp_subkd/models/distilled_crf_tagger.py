@@ -1,4 +1,5 @@
 """`distilled_crf_tagger`: allennlp-models' `CrfTagger` taught by a frozen archived teacher."""
+import functools
 import logging
 from typing import Any, Dict, List, Optional
 
@@ -6,17 +7,28 @@ import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models import Model
+from allennlp.modules import ConditionalRandomField
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp_models.tagging import CrfTagger
 
-from allennlp_subkd.distillation.extract import tagger_scores
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
-from allennlp_subkd.distillation.tagging import DistilledTaggerMixin, TaggerTeacherAdapter
-from allennlp_subkd.distillation.teacher_config import Teacher, teacher_from_deprecated
+from allennlp_subkd.distillation.tasks.tagger import DistilledTaggerMixin, tagger_scores
+from allennlp_subkd.distillation.teacher.config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.nonempty import forward_nonempty
 from allennlp_subkd.modules.batched_viterbi_crf import BatchedViterbiConditionalRandomField
 
 logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=None)
+def batched_viterbi_class(crf_class: type) -> type:
+    """`crf_class` with `BatchedViterbiConditionalRandomField`'s decoder: the class itself for
+    the plain CRF, else a subclass of both (a weighted CRF's `forward` is kept)."""
+    if issubclass(crf_class, BatchedViterbiConditionalRandomField):
+        return crf_class
+    if crf_class is ConditionalRandomField:
+        return BatchedViterbiConditionalRandomField
+    return type(f"BatchedViterbi{crf_class.__name__}", (BatchedViterbiConditionalRandomField, crf_class), {})
 
 
 @Model.register("distilled_crf_tagger")
@@ -42,7 +54,7 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         `initializer`, `top_k`, `ignore_loss_on_o_tags`, ...). `label_weights` (a weighted
         CRF) cannot be combined with `distillation`: the objectives assume the plain CRF.
     teacher : `Teacher`, optional (default = `None`)
-        The frozen teacher (`allennlp_subkd.distillation.teacher_config.Teacher`): its
+        The frozen teacher (`allennlp_subkd.distillation.teacher.config.Teacher`): its
         `archive` (a `crf_tagger`, `simple_tagger`, `distilled_crf_tagger` or
         `distilled_simple_tagger` with the same label set, matched by string, any order; or
         a list of them, an ensemble, with `weights`), `reindex_inputs`, `cache` and
@@ -62,6 +74,7 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
 
     default_predictor = "pretokenized_tagger"
     student_name = "distilled_crf_tagger"
+    default_adapter = "tagger"
 
     def __init__(
         self,
@@ -78,14 +91,15 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         if use_batched_viterbi:
             # the same module (parameters, constraint buffers, state-dict keys) with the
             # batched decoder: re-classed rather than rebuilt, since CrfTagger computed its
-            # constraints from the label encoding inside its constructor
-            self.crf.__class__ = BatchedViterbiConditionalRandomField
+            # constraints from the label encoding inside its constructor; a weighted CRF
+            # (`label_weights`) keeps its own likelihood, only the decoder is swapped
+            self.crf.__class__ = batched_viterbi_class(type(self.crf))
         if distillation is not None and kwargs.get("label_weights"):
             raise ConfigurationError(
                 "distilled_crf_tagger: label_weights (a weighted CRF) cannot be combined with "
                 "distillation, whose objectives assume the plain CRF likelihood"
             )
-        self._setup_distillation(teacher, distillation, TaggerTeacherAdapter(), self.label_namespace)
+        self._setup_distillation(teacher, distillation, self.label_namespace)
 
     def forward(  # type: ignore
         self,
@@ -111,16 +125,15 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
     def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
         output = super().forward(tokens, tags=tags, metadata=metadata, **kwargs)
         if self._distilling:
-            mask = output["mask"]
-            student = tagger_scores(self, output["logits"])
-            kd = self._tagger_distillation(student, tokens, metadata, mask)
+            student = tagger_scores(self, output["logits"], output["mask"])
+            kd = self._tagger_distillation(student, tokens, metadata)
             self._mix_distillation(output, kd.sum())
         elif self._diagnosing:
             mask = output["mask"]
             predicted = torch.zeros_like(mask, dtype=torch.long)
             for i, path in enumerate(output["tags"]):
                 predicted[i, : len(path)] = torch.tensor(path, dtype=torch.long)
-            self._tagger_diagnostics(tagger_scores(self, output["logits"]), predicted, tokens, metadata, mask, tags)
+            self._tagger_diagnostics(tagger_scores(self, output["logits"], mask), predicted, tokens, metadata, tags)
         return output
 
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:

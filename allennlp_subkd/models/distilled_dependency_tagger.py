@@ -3,17 +3,15 @@ a softmax tagger student taught by a biaffine parser (Wang et al. 2021, case 1b)
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.data import Vocabulary
 from allennlp.models import Model
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.nn import util
 from allennlp_models.structured_prediction.models.biaffine_dependency_parser import POS_TO_IGNORE
 
 from allennlp_subkd.data.dependency_encoding import decode
-from allennlp_subkd.distillation.adapter import TeacherAdapter
-from allennlp_subkd.distillation.dependency_labels import DependencyLabelsTeacherAdapter
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
-from allennlp_subkd.distillation.teacher_config import Teacher
+from allennlp_subkd.distillation.teacher.config import Teacher
 from allennlp_subkd.models.attachment_scores import WorkerSafeAttachmentScores
 from allennlp_subkd.models.distilled_simple_tagger import DistilledSimpleTagger
 
@@ -65,6 +63,7 @@ class DistilledDependencyTagger(DistilledSimpleTagger):
 
     default_predictor = "pretokenized_parser"
     student_name = "distilled_dependency_tagger"
+    default_adapter = "dependency_labels"
     #: the predictor must be given POS tags (decoding reads them)
     reads_pos_tags = True
     _empty_keys = ("tags", "predicted_heads", "predicted_dependencies", "pos")
@@ -85,10 +84,6 @@ class DistilledDependencyTagger(DistilledSimpleTagger):
         self.decode_candidates = decode_candidates
         self._attachment_scores = WorkerSafeAttachmentScores()
         self._relations: Dict[str, int] = {}
-
-    def _default_adapter(self) -> TeacherAdapter:
-        """A teacher without an adapter is a parser, read with `dependency_labels`."""
-        return DependencyLabelsTeacherAdapter()
 
     def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
         output = super()._forward(tokens, metadata=metadata, tags=tags, **kwargs)

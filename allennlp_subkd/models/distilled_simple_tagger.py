@@ -7,11 +7,10 @@ from allennlp.models import Model, SimpleTagger
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp.nn import util
 
-from allennlp_subkd.distillation.adapter import TeacherAdapter
+from allennlp_subkd.distillation.objectives.scores import TaggerScores
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
-from allennlp_subkd.distillation.scores import TaggerScores
-from allennlp_subkd.distillation.tagging import DistilledTaggerMixin, TaggerTeacherAdapter
-from allennlp_subkd.distillation.teacher_config import Teacher, teacher_from_deprecated
+from allennlp_subkd.distillation.tasks.tagger import DistilledTaggerMixin
+from allennlp_subkd.distillation.teacher.config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.nonempty import forward_nonempty
 
 
@@ -39,6 +38,7 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
 
     default_predictor = "pretokenized_tagger"
     student_name = "distilled_simple_tagger"
+    default_adapter = "tagger"
     #: per-sentence outputs, given as empty lists for a batch of empty sentences
     _empty_keys = ("tags",)
 
@@ -53,11 +53,7 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
     ) -> None:
         teacher = teacher_from_deprecated(teacher, kwargs, self.student_name)
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
-        self._setup_distillation(teacher, distillation, self._default_adapter(), self.label_namespace)
-
-    def _default_adapter(self) -> TeacherAdapter:
-        """The adapter a `teacher` without one is read with: a tagger teacher's."""
-        return TaggerTeacherAdapter()
+        self._setup_distillation(teacher, distillation, self.label_namespace)
 
     def forward(  # type: ignore
         self,
@@ -82,14 +78,13 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
         output = super().forward(tokens, tags=tags, metadata=metadata, **kwargs)
         if self._distilling:
             mask = util.get_text_field_mask(tokens)
-            student = TaggerScores(output["logits"])
-            per_sentence = self._tagger_distillation(student, tokens, metadata, mask)
+            per_sentence = self._tagger_distillation(TaggerScores(output["logits"], mask=mask), tokens, metadata)
             kd = (per_sentence / mask.sum(-1).clamp(min=1)).mean()
             self._mix_distillation(output, kd)
         elif self._diagnosing:
             logits = output["logits"]
-            self._tagger_diagnostics(TaggerScores(logits), logits.argmax(-1), tokens, metadata,
-                                     util.get_text_field_mask(tokens), tags)
+            student = TaggerScores(logits, mask=util.get_text_field_mask(tokens))
+            self._tagger_diagnostics(student, logits.argmax(-1), tokens, metadata, tags)
         return output
 
     def make_output_human_readable(

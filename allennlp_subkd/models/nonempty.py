@@ -11,7 +11,7 @@ import torch
 
 from allennlp.nn import util
 
-from allennlp_subkd.distillation.batch import select_rows
+from allennlp_subkd.distillation.teacher.batch import select_rows
 
 
 def _expand(value: Any, keep: List[int], batch_size: int) -> Any:

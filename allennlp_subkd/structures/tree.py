@@ -25,12 +25,12 @@ from typing import Optional, Tuple
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["matrix_tree", "eisner"]
+__all__ = ["matrix_tree", "eisner", "NEG"]
 
 # A large but finite "log zero".  Masked scores are replaced by it (instead of
 # ``-inf``) so that no ``inf - inf`` can ever appear, not even in gradients;
 # sums of a few hundred of them stay far from overflow in float32.
-_NEG = -1e30
+NEG = -1e30
 
 
 # --------------------------------------------------------------------------- #
@@ -120,7 +120,7 @@ def _matrix_tree_direct(
 
     # Weights, 0 for the invalid arcs.  The invalid entries are set to 0 before
     # exp() and to 0 again after: on CPU, exp() is several times slower on
-    # arguments whose result underflows (such as ``_NEG``) or that are not finite.
+    # arguments whose result underflows (such as ``NEG``) or that are not finite.
     invalid = ~valid
     e = log_e.masked_fill_(invalid, 0.0).exp_().masked_fill_(invalid, 0.0)
     r = e[:, :, 0]  # [B, n]: ROOT -> d
@@ -218,7 +218,7 @@ def _matrix_tree_logspace(
     word_mask = words[:, 1:]
     not_diagonal = idx.unsqueeze(0) != idx.unsqueeze(1)
     valid_w = word_mask.unsqueeze(1) & word_mask.unsqueeze(2) & not_diagonal
-    neg = s.new_full((), _NEG)
+    neg = s.new_full((), NEG)
     # log_w[b, h, d]: log weight of the arc h -> d between words.
     log_w = torch.where(valid_w, s[:, 1:, 1:], neg)
     log_r = torch.where(word_mask, s[:, 0, 1:], neg)
@@ -229,7 +229,7 @@ def _matrix_tree_logspace(
             col = torch.cat([col, log_r[:, k : k + 1]], -1)
         log_p = col.logsumexp(-1)  # [B]
         log_z = log_z + torch.where(k < lengths, log_p, torch.zeros_like(log_p))
-        # Padding words (k >= length) have only ``_NEG`` weights: their updates
+        # Padding words (k >= length) have only ``NEG`` weights: their updates
         # below are exactly absorbed by ``logaddexp``.
         row = log_w[:, k, :k] - log_p.unsqueeze(-1)  # arcs k -> j, divided by p_k
         log_r = torch.logaddexp(log_r[:, :k], log_r[:, k : k + 1] + row)
@@ -367,7 +367,7 @@ def _eisner_inside(scores: torch.Tensor, lengths: torch.Tensor, multiroot: bool)
     empty = scores.new_zeros(0, length, batch_size)
     c_right_by_start, c_right_by_end, c_left_by_start, c_left_by_end = zeros, zeros, zeros, zeros
     i_right_by_start, i_left_by_end = empty, empty
-    neg = scores.new_full((1, batch_size), _NEG)
+    neg = scores.new_full((1, batch_size), NEG)
     root_spans = [scores.new_zeros(batch_size)]  # complete(ROOT -> w) for each width w
     for w in range(1, length):
         n = length - w
@@ -416,7 +416,7 @@ def _eisner_forward(
         total_shift = total_shift + root_shift
     with torch.enable_grad():
         leaf = shifted.detach().requires_grad_(True)
-        masked = torch.where(arc_valid, leaf, leaf.new_full((), _NEG))
+        masked = torch.where(arc_valid, leaf, leaf.new_full((), NEG))
         log_z = _eisner_inside(masked, lengths, multiroot)
         if log_z.requires_grad:
             (marginals,) = torch.autograd.grad(log_z.sum(), leaf)

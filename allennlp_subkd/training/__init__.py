@@ -1,4 +1,6 @@
-"""Training utilities: the epoch timer the demo and the benchmarks read, and atomic archives."""
+"""Training utilities: the `distillation_epoch` callback (teacher annealing), the epoch timer
+the demo and the benchmarks read, and atomic archives."""
+from allennlp_subkd.training.distillation_epoch import DistillationEpochCallback
 from allennlp_subkd.training.epoch_timer import EpochTimerCallback
 from allennlp_subkd.training.atomic_archive import install as _install_atomic_archives
 

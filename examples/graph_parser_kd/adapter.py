@@ -5,8 +5,8 @@ import torch
 from allennlp.models import Model
 from allennlp_models.structured_prediction import GraphParser
 
-from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
-from allennlp_subkd.distillation.teacher import FrozenTeacher
+from allennlp_subkd.distillation.request import TeacherRequest
+from allennlp_subkd.distillation.teacher import FrozenTeacher, TeacherAdapter, TeacherBatch
 
 from examples.graph_parser_kd.scores import GraphScores, capture_graph_scores
 
@@ -42,7 +42,10 @@ class GraphParserTeacherAdapter(TeacherAdapter):
         tags = pos_strings(batch) or [[] for _ in batch.metadata]
         return [(tuple(m["tokens"]), tuple(t)) for m, t in zip(batch.metadata, tags)]
 
-    def compute(self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
+    def compute(
+        self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest
+    ) -> List[Tuple[torch.Tensor, ...]]:
+        # the same outputs whatever is requested: the default `entry_request` (and key) is kept
         words = [batch.metadata[i]["tokens"] for i in rows]
         tags = pos_strings(batch)
         label_inputs = None if tags is None else {"pos_tags": ("pos", [tags[i] for i in rows])}
@@ -53,7 +56,9 @@ class GraphParserTeacherAdapter(TeacherAdapter):
         return [(captured.arcs[j, :len(w), :len(w)], captured.labels[j, :len(w), :len(w)])
                 for j, w in enumerate(words)]
 
-    def assemble(self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch) -> GraphScores:
+    def assemble(
+        self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch, request: TeacherRequest
+    ) -> GraphScores:
         index = teacher.label_map(batch.vocab, batch.label_namespace, "labels").to(batch.device)
         size, length = batch.mask.shape
         arcs = batch.mask.new_zeros(size, length, length, dtype=torch.float32)

@@ -7,10 +7,10 @@ from allennlp.models import Model
 from allennlp.modules import Seq2SeqEncoder, TextFieldEmbedder
 from allennlp_models.structured_prediction import GraphParser
 
-from allennlp_subkd.distillation.student import DistilledModelMixin
-from allennlp_subkd.distillation.teacher_config import Teacher
+from allennlp_subkd.distillation.tasks import DistilledModelMixin
+from allennlp_subkd.distillation.teacher import Teacher
 
-from examples.graph_parser_kd.adapter import GraphParserTeacherAdapter
+from examples.graph_parser_kd.adapter import GraphParserTeacherAdapter  # noqa: F401 (registers "graph_parser")
 from examples.graph_parser_kd.objective import GraphDistillation
 from examples.graph_parser_kd.scores import GraphScores, capture_graph_scores
 
@@ -35,6 +35,7 @@ class DistilledGraphParser(DistilledModelMixin, GraphParser):
     """
 
     student_name = "distilled_graph_parser"
+    default_adapter = "graph_parser"
 
     def __init__(
         self,
@@ -46,7 +47,7 @@ class DistilledGraphParser(DistilledModelMixin, GraphParser):
         **kwargs,
     ) -> None:
         super().__init__(vocab, text_field_embedder, encoder, **kwargs)
-        self._setup_distillation(teacher, distillation, GraphParserTeacherAdapter(), "labels")
+        self._setup_distillation(teacher, distillation, "labels")
 
     def forward(  # type: ignore
         self,

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Optional
 import torch
 from allennlp.models import Model
 
-from allennlp_subkd.distillation.scores import check_shape
+from allennlp_subkd.distillation.objectives.scores import check_shape
 
 
 @dataclass

@@ -11,8 +11,9 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Batch, DatasetReader, Vocabulary
 from allennlp.models import Model
 
+from allennlp_subkd.distillation.request import TeacherRequest
 import allennlp_subkd  # noqa: F401
-from allennlp_subkd.distillation.cache import TeacherCache, archive_digest
+from allennlp_subkd.distillation.teacher.cache import TeacherCache, archive_digest
 
 STUDENT = "fixtures/configs/ner_student.jsonnet"
 TINY = "fixtures/ner/tiny.conll"
@@ -88,7 +89,7 @@ def _teacher_scores(model, instances):
     batch = Batch(instances)
     tensors = batch.as_tensor_dict()
     mask = tensors["tokens"]["tokens"]["tokens"] > 0
-    return model._teacher_tagger_scores(tensors["tokens"], tensors["metadata"], mask).emissions, mask
+    return model.teacher_scores(model._tagger_batch(tensors["tokens"], tensors["metadata"], mask))[0].emissions, mask
 
 
 @pytest.mark.parametrize("teacher", ["ner_crf_teacher", "tiny_simple_teacher"])
@@ -161,7 +162,7 @@ def _parser_teacher_scores(model, instances):
 
     mask = get_text_field_mask(tensors["words"])
     mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], dim=1)  # ROOT
-    return model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask)
+    return model.teacher_scores(model._parser_batch(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask), TeacherRequest(relation_heads=None))[0]
 
 
 def test_cached_parser_scores_equal_the_teachers():

@@ -8,9 +8,9 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 
 from allennlp_subkd.data.dependency_encoding import arc_code
-from allennlp_subkd.distillation.dependency_labels import DependencyLabelsTeacherAdapter, label_marginals
-from allennlp_subkd.distillation.objectives.parsing import teacher_label_heads
-from allennlp_subkd.distillation.scores import ParserScores
+from allennlp_subkd.distillation.tasks.dependency_labels import DependencyLabelsTeacherAdapter, label_marginals
+from allennlp_subkd.structures.arcs import best_heads as teacher_label_heads
+from allennlp_subkd.distillation.objectives.scores import ParserScores
 from tests.distillation.test_parsing_objectives import trees
 
 LENGTHS = [4, 3, 1, 0]

@@ -11,7 +11,12 @@ from allennlp.models import Model
 from allennlp.models.archival import load_archive
 
 import allennlp_subkd  # noqa: F401
-from allennlp_subkd.distillation.diagnostics import ExpectedCalibrationError, token_kl
+from allennlp.nn.util import viterbi_decode
+
+from allennlp_subkd.distillation.objectives.tagging import safe_log, token_kl
+from allennlp_subkd.distillation.tasks.diagnostics import ExpectedCalibrationError
+from allennlp_subkd.distillation.tasks.parser import capture_parser_scores
+from allennlp_subkd.structures import linear_chain
 
 TEACHERS = "fixtures/teachers"
 
@@ -38,12 +43,13 @@ def test_expected_calibration_error_against_a_loop():
 
 def test_token_kl_against_a_loop():
     g = torch.Generator().manual_seed(1)
-    q = torch.rand(2, 4, 3, generator=g).softmax(-1)
-    p = torch.rand(2, 4, 3, generator=g).softmax(-1)
+    q = torch.rand(2, 4, 3, generator=g, dtype=torch.float64).softmax(-1)
+    p = torch.rand(2, 4, 3, generator=g, dtype=torch.float64).softmax(-1)
     mask = torch.tensor([[True, True, True, False], [True, False, False, False]])
-    total, count = token_kl(q, p, mask)
-    expected = sum(float((q[b, t] * (q[b, t] / p[b, t]).log()).sum()) for b in range(2) for t in range(4) if mask[b, t])
-    assert count == 4 and total == pytest.approx(expected, rel=1e-6)
+    kl = token_kl(q, safe_log(p), mask)
+    for b in range(2):
+        expected = sum(float((q[b, t] * (q[b, t] / p[b, t]).log()).sum()) for t in range(4) if mask[b, t])
+        assert kl[b].item() == pytest.approx(expected, rel=1e-12)
 
 
 def twin(archive: str, student_type: str, **changes):
@@ -78,6 +84,94 @@ def test_a_parser_identical_to_its_teacher_agrees_everywhere():
     assert metrics["teacher_arc_agreement"] == 1.0 and metrics["teacher_label_agreement"] == 1.0
     assert metrics["teacher_kl"] == pytest.approx(0.0, abs=1e-5)
     assert 0.0 <= metrics["calibration_error"] <= 1.0
+
+
+def perturb(model, seed: int, scale: float) -> None:
+    """Add noise to every parameter of a (twin) student so that it disagrees with its teacher."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=g) * scale)
+
+
+def test_a_perturbed_tagger_against_loops_over_its_paths_and_marginals():
+    """Agreement and KL of a student that differs from its teacher, against per-sentence loops:
+    the teacher's own forward pass (its logits and CRF), AllenNLP's `viterbi_decode` for its
+    best path, and the token marginals of both CRFs."""
+    archive = f"{TEACHERS}/ner_crf_teacher.tar.gz"
+    model, tensors = twin(archive, "distilled_crf_tagger", constrain_crf_decoding=False)
+    perturb(model, seed=5, scale=0.02)
+    output = model(**tensors)
+    metrics = model.get_metrics(reset=True)
+    teacher = load_archive(archive).model.eval()
+    with torch.no_grad():
+        logits = teacher(tokens=tensors["tokens"])["logits"]
+    crf = teacher.crf
+    mask = output["mask"].bool()
+    agree = tokens = 0
+    kl = 0.0
+    for b, path in enumerate(output["tags"]):
+        n = int(mask[b].sum())
+        # AllenNLP's Viterbi with the start/end transitions as tags of their own
+        potentials = torch.full((n + 2, crf.num_tags + 2), -1e4)
+        potentials[1:-1, : crf.num_tags] = logits[b, :n]
+        potentials[0, crf.num_tags] = potentials[-1, crf.num_tags + 1] = 0.0
+        transitions = torch.full((crf.num_tags + 2, crf.num_tags + 2), -1e4)
+        transitions[: crf.num_tags, : crf.num_tags] = crf.transitions
+        transitions[crf.num_tags, : crf.num_tags] = crf.start_transitions
+        transitions[: crf.num_tags, crf.num_tags + 1] = crf.end_transitions
+        best, _ = viterbi_decode(potentials, transitions.detach())
+        teacher_path = best[1:-1]
+        agree += sum(int(s == t) for s, t in zip(path, teacher_path))
+        tokens += n
+        one = mask[b : b + 1, :n]
+        _, q, _ = linear_chain.marginals(logits[b : b + 1, :n], crf.transitions, one,
+                                         crf.start_transitions, crf.end_transitions)
+        _, p, _ = linear_chain.marginals(output["logits"][b : b + 1, :n].detach(), model.crf.transitions.detach(),
+                                         one, model.crf.start_transitions.detach(), model.crf.end_transitions.detach())
+        kl += float((q * (q.log() - p.log())).sum())
+    assert 0 < agree < tokens  # the perturbation made it disagree somewhere, not everywhere
+    assert metrics["teacher_agreement"] == pytest.approx(agree / tokens, abs=1e-9)
+    assert metrics["teacher_kl"] == pytest.approx(kl / tokens, rel=1e-4)
+    assert metrics["teacher_kl"] > 1e-4
+
+
+def test_a_perturbed_parser_against_loops_over_its_heads():
+    """Arc and label agreement and the per-word head KL of a student that differs from its
+    teacher, against loops over the teacher's own forward pass (its arc scores and relation
+    scores at its argmax head)."""
+    archive = f"{TEACHERS}/tiny_dep_teacher.tar.gz"
+    model, tensors = twin(archive, "distilled_biaffine_parser", use_mst_decoding_for_validation=False)
+    perturb(model, seed=6, scale=0.05)
+    with capture_parser_scores(model) as student:
+        output = model(**tensors)
+    metrics = model.get_metrics(reset=True)
+    teacher = load_archive(archive).model.eval()
+    teacher.use_mst_decoding_for_validation = False
+    with torch.no_grad(), capture_parser_scores(teacher) as captured:
+        teacher(**{k: v for k, v in tensors.items() if k in ("words", "pos_tags", "metadata")})
+    arc_agree = label_agree = words = 0
+    kl = 0.0
+    for b, meta in enumerate(tensors["metadata"]):
+        n = len(meta["words"])
+        for d in range(1, n + 1):
+            heads = [h for h in range(n + 1) if h != d]
+            t_scores = torch.stack([captured.arcs[b, d, h] for h in heads])
+            s_scores = torch.stack([student.arcs[b, d, h].detach() for h in heads])
+            t_head = heads[int(t_scores.argmax())]
+            relation_scores = teacher.tag_bilinear(captured.head_tags[b, t_head].unsqueeze(0),
+                                                   captured.child_tags[b, d].unsqueeze(0))[0]
+            t_relation = int(relation_scores.argmax())
+            same = int(output["heads"][b, d]) == t_head
+            arc_agree += same
+            label_agree += same and int(output["head_tags"][b, d]) == t_relation
+            q, log_p = t_scores.softmax(0), s_scores.log_softmax(0)
+            kl += float((q * (q.log() - log_p)).sum())
+            words += 1
+    assert 0 < arc_agree < words
+    assert metrics["teacher_arc_agreement"] == pytest.approx(arc_agree / words, abs=1e-9)
+    assert metrics["teacher_label_agreement"] == pytest.approx(label_agree / words, abs=1e-9)
+    assert metrics["teacher_kl"] == pytest.approx(kl / words, rel=1e-4)
 
 
 @pytest.mark.parametrize("config, teacher, keys", [

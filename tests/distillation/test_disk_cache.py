@@ -20,12 +20,13 @@ from allennlp.data import Batch
 from allennlp.nn.util import get_text_field_mask
 
 from tests.distillation.test_cache import _model_and_batches
+from allennlp_subkd.distillation.request import TeacherRequest
 import allennlp_subkd  # noqa: F401,E402
 from allennlp_subkd.commands.fill_teacher_cache import fill_teacher_cache
-from allennlp_subkd.distillation import disk_cache as disk_module
-from allennlp_subkd.distillation import parsing, tagging
-from allennlp_subkd.distillation.cache import archive_digest
-from allennlp_subkd.distillation.disk_cache import (
+from allennlp_subkd.distillation.teacher import disk_cache as disk_module
+from allennlp_subkd.distillation.tasks import parser as parsing, tagger as tagging
+from allennlp_subkd.distillation.teacher.cache import archive_digest
+from allennlp_subkd.distillation.teacher.disk_cache import (
     MAGIC,
     TeacherDiskCache,
     decode,
@@ -430,14 +431,14 @@ def test_fill_teacher_cache_command_line(tmp_path):
 def _tagger_scores(model, instances):
     tensors = Batch(instances).as_tensor_dict()
     mask = get_text_field_mask(tensors["tokens"])
-    return (model._teacher_tagger_scores(tensors["tokens"], tensors["metadata"], mask).emissions,)
+    return (model.teacher_scores(model._tagger_batch(tensors["tokens"], tensors["metadata"], mask))[0].emissions,)
 
 
 def _parser_scores(model, instances):
     tensors = Batch(instances).as_tensor_dict()
     mask = get_text_field_mask(tensors["words"])
     mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], dim=1)  # ROOT
-    scores = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask)
+    scores = model.teacher_scores(model._parser_batch(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask), TeacherRequest(relation_heads=None))[0]
     return scores.arcs, scores.labels
 
 
@@ -446,7 +447,7 @@ def _parser_scores_at_heads(model, instances):
     tensors = Batch(instances).as_tensor_dict()
     mask = get_text_field_mask(tensors["words"])
     mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], dim=1)  # ROOT
-    scores = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask, 2)
+    scores = model.teacher_scores(model._parser_batch(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask), TeacherRequest(relation_heads=2))[0]
     return scores.arcs, scores.labels, scores.label_heads
 
 
@@ -482,18 +483,28 @@ def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher,
         else:
             assert torch.allclose(s, d, rtol=2 ** -11, atol=1e-6)
             assert not torch.equal(s, d)  # really rounded
-    # the per-sentence results themselves, through FrozenTeacher.per_sentence
+    # the per-sentence results themselves, through FrozenTeacher.outputs (the one path)
     keys = [tuple(instance["metadata"]["words"]) for instance in instances]
+    request = TeacherRequest(relation_heads=2 if scores is _parser_scores_at_heads else None)
     if config == DEP_STUDENT:
         extra = (2,) if scores is _parser_scores_at_heads else ()  # cached_relation_heads(2)
         keys = [(k, tuple(instance["metadata"]["pos"]), *extra) for k, instance in zip(keys, instances)]
     fresh, _ = _model_and_batches(**settings, **cached)
     fresh.teacher.to(torch.device("cpu"))  # loads the archive (and its digest)
 
-    def compute(rows):
-        raise AssertionError(f"sentences {rows} were not served from the disk")
+    class ServedOnly(type(fresh._adapter)):
+        def compute(self, teacher, batch, rows, entry):
+            raise AssertionError(f"sentences {rows} were not served from the disk")
 
-    per_sentence = fresh.teacher.per_sentence(keys, compute, len(keys), torch.device("cpu"))
+    tensors = Batch(instances).as_tensor_dict()
+    if config == DEP_STUDENT:
+        mask = get_text_field_mask(tensors["words"])
+        batch = fresh._parser_batch(tensors["words"], tensors["pos_tags"], tensors["metadata"],
+                                    torch.cat([mask.new_ones(mask.size(0), 1), mask], dim=1))
+    else:
+        batch = fresh._tagger_batch(tensors["tokens"], tensors["metadata"], get_text_field_mask(tensors["tokens"]))
+    adapter = ServedOnly()
+    per_sentence = fresh.teacher.outputs(adapter, batch, adapter.entry_request(request))
     for key, outputs in zip(keys, per_sentence):
         stored = fresh.teacher.disk.get(fresh.teacher.digest, key)
         assert all(torch.equal(o, s.float() if s.is_floating_point() else s) for o, s in zip(outputs, stored))

@@ -4,8 +4,7 @@ import pytest
 import torch
 from allennlp.common.checks import ConfigurationError
 
-from allennlp_subkd.distillation.objectives.tagging import mean_scores
-from allennlp_subkd.distillation.scores import ParserScores
+from allennlp_subkd.distillation.objectives.scores import ParserScores, TaggerScores
 from tests.distillation import test_parsing_objectives as parsing
 from tests.distillation import test_tagging_objectives as tagging
 
@@ -32,7 +31,7 @@ def test_tagger_structural_is_the_cross_entropy_with_the_mixture(student_crf, te
     teachers = teachers_of([True, False, True], 10)
     student = tagging.random_scores(student_crf, 20)
     objective = tagging.objective(type="structural", temperature=temperature)
-    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS, tagging.mask())
+    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS)
     for b, n in enumerate(tagging.LENGTHS):
         mix = tagger_mixture_log_probs(teachers, b, temperature)
         lp_s = tagging.log_probs(student, b, temperature)
@@ -46,7 +45,7 @@ def test_tagger_posterior_is_the_kl_of_the_mixtures_token_marginals(student_crf)
     teachers = teachers_of([True, True, False], 30)
     student = tagging.random_scores(student_crf, 40)
     objective = tagging.objective(type="posterior", temperature=temperature)
-    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS, tagging.mask())
+    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS)
     for b, n in enumerate(tagging.LENGTHS):
         mix = tagger_mixture_log_probs(teachers, b, temperature)
         q = torch.zeros(n, tagging.C, dtype=torch.float64)
@@ -63,7 +62,7 @@ def test_tagger_token_is_the_kl_of_the_mixed_emission_softmaxes():
     teachers = teachers_of([True, False, False], 50)
     student = tagging.random_scores(False, 60)
     objective = tagging.objective(type="token", temperature=temperature)
-    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS, tagging.mask())
+    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS)
     for b, n in enumerate(tagging.LENGTHS):
         expected = 0.0
         for t in range(n):
@@ -77,33 +76,52 @@ def test_tagger_sub_structure_matches_the_weighted_mean_of_the_scores():
     teachers = teachers_of([True, True, False], 70)  # the softmax teacher's transitions are 0
     student = tagging.random_scores(True, 80)
     objective = tagging.objective(type="sub_structure", variant="bigram", reduction="sum")
-    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS, tagging.mask())
-    mean = mean_scores(teachers, WEIGHTS)
-    assert torch.allclose(mean.transitions, 0.7 * teachers[0].transitions + 0.2 * teachers[1].transitions)
-    assert torch.allclose(kd, objective(student, mean, tagging.mask()))
+    kd = objective.mixture([(student, t) for t in teachers], WEIGHTS)
+    # the reference, written out: every potential averaged, a softmax teacher's missing
+    # transitions / start / end counting as zeros
+    emissions = sum(w * t.emissions for w, t in zip(WEIGHTS, teachers))
+    transitions = WEIGHTS[0] * teachers[0].transitions + WEIGHTS[1] * teachers[1].transitions
+    start = WEIGHTS[0] * teachers[0].start + WEIGHTS[1] * teachers[1].start
+    end = WEIGHTS[0] * teachers[0].end + WEIGHTS[1] * teachers[1].end
+    mean = TaggerScores(emissions, transitions, start, end, tagging.mask())
+    assert torch.allclose(kd, objective(student, mean))
+    # and by the definition: the squared errors of the bigram scores against the mean teacher
+    for b, n in enumerate(tagging.LENGTHS):
+        expected = 0.0
+        for t in range(n):
+            for j in range(tagging.C):
+                de = float(student.emissions[b, t, j] - emissions[b, t, j])
+                if t == 0:
+                    expected += (float(student.start[j] - start[j]) + de) ** 2
+                else:
+                    expected += sum((de + float(student.transitions[i, j] - transitions[i, j])) ** 2
+                                    for i in range(tagging.C))
+        if n:
+            expected += float(((student.end - end) ** 2).sum())
+        assert kd[b].item() == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 def test_one_teacher_is_exactly_the_objective_itself():
     teacher, student = tagging.random_scores(True, 1), tagging.random_scores(True, 2)
     for name in ("structural", "posterior", "token", "sub_structure", "top_k"):
         objective = tagging.objective(type=name)
-        assert torch.equal(objective.mixture([(student, teacher)], [1.0], tagging.mask()),
-                           objective(student, teacher, tagging.mask()))
+        assert torch.equal(objective.mixture([(student, teacher)], [1.0]),
+                           objective(student, teacher))
 
 
 def test_identical_teachers_give_the_single_teachers_term():
     teacher, student = tagging.random_scores(True, 3), tagging.random_scores(True, 4)
     for name in ("structural", "posterior", "token", "sub_structure"):
         objective = tagging.objective(type=name)
-        mixed = objective.mixture([(student, teacher)] * 3, WEIGHTS, tagging.mask())
-        assert torch.allclose(mixed, objective(student, teacher, tagging.mask()))
+        mixed = objective.mixture([(student, teacher)] * 3, WEIGHTS)
+        assert torch.allclose(mixed, objective(student, teacher))
 
 
 def test_ensemble_gradients_reach_the_student_only():
     teachers = teachers_of([True, True], 90)
     student = tagging.random_scores(True, 95)
     objective = tagging.objective(type="posterior")
-    objective.mixture([(student, t) for t in teachers], [0.5, 0.5], tagging.mask()).sum().backward()
+    objective.mixture([(student, t) for t in teachers], [0.5, 0.5]).sum().backward()
     assert student.emissions.grad is not None and torch.isfinite(student.emissions.grad).all()
     assert all(t.emissions.grad is None for t in teachers)
 

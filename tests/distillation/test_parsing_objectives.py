@@ -11,17 +11,19 @@ from allennlp.common.checks import ConfigurationError
 
 from allennlp_subkd.distillation.objectives.parsing import (
     ParserDistillation,
+    label_kl,
+    relation_mass_excluded,
+)
+from allennlp_subkd.structures.arcs import (
+    best_heads as teacher_label_heads,
     gold_tree_nll,
     gold_tree_problems,
     head_log_probs,
-    label_kl,
-    relation_mass_excluded,
-    teacher_label_heads,
     tree_distribution,
     valid_arcs,
 )
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
-from allennlp_subkd.distillation.scores import ParserScores
+from allennlp_subkd.distillation.objectives.scores import ParserScores
 
 LENGTHS = [5, 3, 1, 4, 0]  # words per sentence: padding, a one-word and an empty sentence
 R = 3  # relations

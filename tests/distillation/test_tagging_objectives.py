@@ -8,7 +8,7 @@ from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 
 from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
-from allennlp_subkd.distillation.scores import TaggerScores
+from allennlp_subkd.distillation.objectives.scores import TaggerScores
 
 LENGTHS = [3, 1, 0, 2]  # with an empty and a one-token sentence, and padding
 C = 3
@@ -22,8 +22,8 @@ def random_scores(crf: bool, seed: int, scale: float = 1.0) -> TaggerScores:
         return (torch.randn(*shape, generator=g, dtype=torch.float64) * scale).requires_grad_()
 
     if not crf:
-        return TaggerScores(r(B, T, C))
-    return TaggerScores(r(B, T, C), r(C, C), r(C), r(C))
+        return TaggerScores(r(B, T, C), mask=mask())
+    return TaggerScores(r(B, T, C), r(C, C), r(C), r(C), mask())
 
 
 def mask() -> torch.Tensor:
@@ -71,7 +71,7 @@ def objective(**params) -> TaggerDistillation:
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
 def test_structural_is_exact_sequence_cross_entropy(teacher_crf, student_crf, temperature):
     teacher, student = random_scores(teacher_crf, 1), random_scores(student_crf, 2)
-    kd = objective(type="structural", temperature=temperature)(student, teacher, mask())
+    kd = objective(type="structural", temperature=temperature)(student, teacher)
     for b, n in enumerate(LENGTHS):
         lp_t, lp_s = log_probs(teacher, b, temperature), log_probs(student, b, temperature)
         expected = -sum(lp_t[y].exp() * lp_s[y] for y in lp_t) * temperature ** 2
@@ -83,7 +83,7 @@ def test_structural_is_exact_sequence_cross_entropy(teacher_crf, student_crf, te
 def test_posterior_is_kl_of_token_marginals(teacher_crf, student_crf):
     temperature = 1.7
     teacher, student = random_scores(teacher_crf, 3), random_scores(student_crf, 4)
-    kd = objective(type="posterior", temperature=temperature)(student, teacher, mask())
+    kd = objective(type="posterior", temperature=temperature)(student, teacher)
     for b, n in enumerate(LENGTHS):
         q = brute_marginals(teacher, b, temperature)
         p = brute_marginals(student, b, temperature)
@@ -94,7 +94,7 @@ def test_posterior_is_kl_of_token_marginals(teacher_crf, student_crf):
 def test_token_kd_is_kl_of_emission_softmaxes():
     temperature = 3.0
     teacher, student = random_scores(True, 5), random_scores(True, 6)
-    kd = objective(type="token", temperature=temperature)(student, teacher, mask())
+    kd = objective(type="token", temperature=temperature)(student, teacher)
     for b, n in enumerate(LENGTHS):
         expected = 0.0
         for t in range(n):
@@ -108,7 +108,7 @@ def test_token_kd_is_kl_of_emission_softmaxes():
 @pytest.mark.parametrize("variant", ["emission", "bigram"])
 def test_sub_structure_is_squared_error_of_every_sub_structure(variant, reduction):
     teacher, student = random_scores(True, 7), random_scores(True, 8)
-    kd = objective(type="sub_structure", variant=variant, reduction=reduction)(student, teacher, mask())
+    kd = objective(type="sub_structure", variant=variant, reduction=reduction)(student, teacher)
     per_token = C if variant == "emission" else C * C
     # Lin et al.'s nn.MSELoss(reduction="mean"): every element of the padded batch counts
     divisor = {"sum": 1, "mean": len(LENGTHS) * max(LENGTHS) * per_token,
@@ -139,9 +139,9 @@ def test_sub_structure_mean_is_lin_et_al_mse_on_an_unpadded_batch():
     """With no padding, `reduction="mean"` summed over the batch is exactly
     `torch.nn.MSELoss(reduction="mean")` of the emissions (Lin et al.'s code)."""
     g = torch.Generator().manual_seed(3)
-    student, teacher = (TaggerScores(torch.randn(2, 4, C, generator=g, dtype=torch.float64)) for _ in range(2))
     full = torch.ones(2, 4, dtype=torch.bool)
-    kd = objective(type="sub_structure", reduction="mean")(student, teacher, full).sum()
+    student, teacher = (TaggerScores(torch.randn(2, 4, C, generator=g, dtype=torch.float64), mask=full) for _ in range(2))
+    kd = objective(type="sub_structure", reduction="mean")(student, teacher).sum()
     expected = torch.nn.MSELoss(reduction="mean")(student.emissions, teacher.emissions)
     assert kd.item() == pytest.approx(expected.item(), rel=1e-12)
 
@@ -152,10 +152,10 @@ def test_sub_structure_centre_ignores_per_token_offsets():
     the centred differences."""
     teacher, student = random_scores(True, 9), random_scores(True, 10)
     centred = objective(type="sub_structure", centre=True, reduction="sum")
-    kd = centred(student, teacher, mask())
+    kd = centred(student, teacher)
     shifted = TaggerScores(teacher.emissions + torch.randn(len(LENGTHS), max(LENGTHS), 1, dtype=torch.float64) * 50,
-                           teacher.transitions, teacher.start, teacher.end)
-    assert torch.allclose(kd, centred(student, shifted, mask()), rtol=1e-9, atol=1e-9)
+                           teacher.transitions, teacher.start, teacher.end, teacher.mask)
+    assert torch.allclose(kd, centred(student, shifted), rtol=1e-9, atol=1e-9)
     for b, n in enumerate(LENGTHS):
         expected = 0.0
         for t in range(n):
@@ -169,7 +169,7 @@ def test_sub_structure_centre_ignores_per_token_offsets():
 def test_top_k_is_weighted_nll_of_teacher_k_best(student_crf, weighting):
     k, temperature = 4, 2.0
     teacher, student = random_scores(True, 9), random_scores(student_crf, 10)
-    kd = objective(type="top_k", k=k, weighting=weighting, temperature=temperature)(student, teacher, mask())
+    kd = objective(type="top_k", k=k, weighting=weighting, temperature=temperature)(student, teacher)
     for b, n in enumerate(LENGTHS):
         seqs = list(itertools.product(range(C), repeat=n))
         ranked = sorted(seqs, key=lambda y: -float(path_score(teacher, b, y)))[:k]
@@ -186,7 +186,7 @@ def test_top_k_is_weighted_nll_of_teacher_k_best(student_crf, weighting):
 @pytest.mark.parametrize("name", ["structural", "posterior", "token", "top_k", "sub_structure"])
 def test_gradients_flow_to_the_student_only_and_are_finite(name):
     teacher, student = random_scores(True, 11), random_scores(True, 12)
-    kd = objective(type=name)(student, teacher, mask()).sum()
+    kd = objective(type=name)(student, teacher).sum()
     kd.backward()
     assert torch.isfinite(student.emissions.grad).all()
     assert student.emissions.grad.abs().sum() > 0
@@ -197,9 +197,9 @@ def test_gradients_flow_to_the_student_only_and_are_finite(name):
 def test_extreme_scores_give_finite_kd_and_gradients(name):
     teacher = random_scores(True, 13, scale=1e4)
     student = random_scores(True, 14, scale=1e4)
-    f32 = lambda s: TaggerScores(*(x.detach().float().requires_grad_() for x in (s.emissions, s.transitions, s.start, s.end)))  # noqa: E731
+    f32 = lambda s: TaggerScores(*(x.detach().float().requires_grad_() for x in (s.emissions, s.transitions, s.start, s.end)), mask=s.mask)  # noqa: E731
     teacher, student = f32(teacher), f32(student)
-    kd = objective(type=name)(student, teacher, mask())
+    kd = objective(type=name)(student, teacher)
     assert torch.isfinite(kd).all()
     kd.sum().backward()
     for grad in (student.emissions.grad, student.transitions.grad, student.start.grad):
@@ -210,8 +210,9 @@ def test_extreme_scores_give_finite_kd_and_gradients(name):
 def test_structural_kd_is_minimal_when_student_equals_teacher():
     """CE(P_t, P_s) >= H(P_t), with equality at P_s = P_t: the gradient vanishes there."""
     teacher = random_scores(True, 15)
-    student = TaggerScores(*(x.detach().clone().requires_grad_() for x in (teacher.emissions, teacher.transitions, teacher.start, teacher.end)))
-    kd = objective(type="structural")(student, teacher, mask()).sum()
+    student = TaggerScores(*(x.detach().clone().requires_grad_() for x in (teacher.emissions, teacher.transitions, teacher.start, teacher.end)),
+                           mask=teacher.mask)
+    kd = objective(type="structural")(student, teacher).sum()
     kd.backward()
     assert student.emissions.grad.abs().max() < 1e-9
     assert student.transitions.grad.abs().max() < 1e-9

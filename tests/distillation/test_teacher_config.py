@@ -1,5 +1,6 @@
 """The `teacher` object every distilled model takes: validation, the deprecated flat arguments,
 ensembles through the models, and adapters' errors."""
+import importlib
 import json
 import warnings
 
@@ -10,11 +11,11 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Batch, DatasetReader, Vocabulary
 from allennlp.models import Model
 
-from allennlp_subkd.distillation.adapter import TeacherAdapter
+from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter
 from allennlp_subkd.distillation.objectives.tagging import StructuralTaggerDistillation
-from allennlp_subkd.distillation.scores import TaggerScores
-from allennlp_subkd.distillation.tagging import TaggerTeacherAdapter
-from allennlp_subkd.distillation.teacher_config import Teacher
+from allennlp_subkd.distillation.objectives.scores import TaggerScores
+from allennlp_subkd.distillation.tasks.tagger import TaggerTeacherAdapter
+from allennlp_subkd.distillation.teacher.config import Teacher
 from allennlp_subkd.models import DistilledCrfTagger
 
 TEACHERS = "fixtures/teachers"
@@ -115,6 +116,40 @@ def test_the_flat_arguments_in_python_and_both_spellings_at_once():
     assert direct.teacher.archive_path == CRF and not direct.teacher.cache.enabled
 
 
+def test_flat_cache_arguments_without_a_teacher_archive_warn_that_they_are_ignored(tmp_path):
+    """Flat cache settings with no `teacher_archive` configure no teacher: a warning says so
+    (in a config and from Python), and the student is a plain one."""
+    config, data, _ = STUDENTS["distilled_crf_tagger"]
+    plain, _ = build(config, data, teacher=None, distillation=None)
+    student_params = Params.from_file(config)["model"].as_dict()
+    del student_params["teacher"]
+    del student_params["distillation"]
+    with pytest.warns(UserWarning, match="teacher_cache_dir given without teacher_archive configure no teacher"):
+        model = Model.from_params(vocab=plain.vocab, params=Params(dict(student_params, teacher_cache_dir=str(tmp_path))))
+    assert model.teacher is None
+    with pytest.warns(UserWarning, match="teacher_cache_dtype, teacher_cache_mb given without teacher_archive"):
+        direct = DistilledCrfTagger(plain.vocab, plain.text_field_embedder, plain.encoder,
+                                    teacher_cache_mb=0, teacher_cache_dtype="float16")
+    assert direct.teacher is None
+
+
+@pytest.mark.parametrize("old, name, new", [
+    ("allennlp_subkd.distillation.adapter", "TeacherAdapter", "allennlp_subkd.distillation.teacher.adapter"),
+    ("allennlp_subkd.distillation.adapter", "TeacherBatch", "allennlp_subkd.distillation.teacher.adapter"),
+    ("allennlp_subkd.distillation.scores", "check_shape", "allennlp_subkd.distillation.objectives.scores"),
+    ("allennlp_subkd.distillation.scores", "TaggerScores", "allennlp_subkd.distillation.objectives.scores"),
+    ("allennlp_subkd.distillation.student", "DistilledModelMixin", "allennlp_subkd.distillation.tasks.student"),
+    ("allennlp_subkd.distillation.teacher_config", "Teacher", "allennlp_subkd.distillation.teacher.config"),
+])
+def test_the_import_paths_of_the_last_release_still_work_with_a_deprecation_warning(old, name, new):
+    module = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning, match=f"{old}.{name} moved to {new}.{name}"):
+        value = getattr(module, name)
+    assert value is getattr(importlib.import_module(new), name)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        module.nothing  # noqa: B018
+
+
 # --------------------------------------------------------------------------- ensembles
 
 
@@ -180,9 +215,9 @@ def test_an_adapter_giving_other_scores_than_the_objective_compares_is_refused()
 class WrongShapeAdapter(TaggerTeacherAdapter):
     """A broken adapter: drops the last label of the emissions."""
 
-    def assemble(self, teacher, per_sentence, batch):
-        scores = super().assemble(teacher, per_sentence, batch)
-        return TaggerScores(scores.emissions[..., :-1], None)
+    def assemble(self, teacher, per_sentence, batch, request):
+        scores = super().assemble(teacher, per_sentence, batch, request)
+        return TaggerScores(scores.emissions[..., :-1], None, mask=scores.mask)
 
 
 def test_an_adapter_returning_the_wrong_shape_is_named():

@@ -79,3 +79,11 @@ def test_a_dependency_parser_cannot_teach_the_graph_parser(tmp_path):
     with pytest.raises(ConfigurationError, match="BiaffineDependencyParser.*GraphParser"):
         train_model_from_file(STUDENT_CONFIG, str(tmp_path / "student"), overrides=json.dumps(
             {"model.teacher.archive": "fixtures/teachers/tiny_dep_teacher.tar.gz", "trainer.num_epochs": 1}))
+
+
+def test_fill_teacher_cache_drives_the_examples_adapter_byte_for_byte(teacher_archive, tmp_path):
+    """`fill-teacher-cache` picks the registered `graph_parser` adapter for a GraphParser
+    teacher (no `--adapter`) and writes exactly the entries the student's training writes."""
+    from tests.commands.entry_identity import check
+
+    check(STUDENT_CONFIG, "fixtures/sdp/tiny.sdp", {"archive": teacher_archive}, {"type": "structural"}, tmp_path)

@@ -15,9 +15,11 @@ from allennlp.models.archival import load_archive
 from allennlp.nn.util import get_text_field_mask
 from allennlp.predictors import Predictor
 
+from allennlp_subkd.distillation.request import TeacherRequest
 import allennlp_subkd  # noqa: F401  (registers everything)
-from allennlp_subkd.distillation.objectives.parsing import gold_tree_nll
-from allennlp_subkd.distillation.parsing import capture_parser_scores, pair_label_scores
+from allennlp_subkd.distillation.tasks.parser import capture_parser_scores
+from allennlp_subkd.modules.fast_bilinear import bilinear_pairs
+from allennlp_subkd.structures.arcs import gold_tree_nll
 from allennlp_subkd.modules.fast_bilinear import FastBilinear
 
 STUDENT = "fixtures/configs/dep_student.jsonnet"
@@ -122,7 +124,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
         arc_nll, tag_nll = model._construct_loss(captured.head_tags, captured.child_tags, arcs, heads, tags, mask)
         assert arc_nll.item() == pytest.approx(output["arc_loss"].item(), rel=1e-6)
         assert tag_nll.item() == pytest.approx(output["tag_loss"].item(), rel=1e-6)
-        labels = pair_label_scores(model.tag_bilinear, captured.head_tags, captured.child_tags)
+        labels = bilinear_pairs(model.tag_bilinear, captured.head_tags, captured.child_tags)
         at_gold = labels.gather(2, heads[:, :, None, None].expand(-1, -1, 1, labels.size(-1))).squeeze(2)
         expected = model._get_head_tags(captured.head_tags, captured.child_tags, heads)
         assert torch.allclose(at_gold, expected, atol=1e-6)
@@ -138,7 +140,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
             output = model(**tensors)
         mask = output["mask"]
         k = model.distillation.relation_heads
-        teacher = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask, k)
+        teacher = model.teacher_scores(model._parser_batch(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask), TeacherRequest(relation_heads=k))[0]
         student = captured.scores(model, mask, teacher.label_heads)
         per_sentence = model.distillation(student, teacher)
         words = sum(len(m["words"]) for m in tensors["metadata"])
@@ -156,7 +158,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
         tensors = self._tensors()
         mask = get_text_field_mask(tensors["words"])
         mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], 1)
-        aligned = model._teacher_parser_scores(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask)
+        aligned = model.teacher_scores(model._parser_batch(tensors["words"], tensors["pos_tags"], tensors["metadata"], mask), TeacherRequest(relation_heads=None))[0]
         # the teacher on a batch read and indexed by its own archive's reader and vocabulary
         archive = load_archive(TEACHER)
         own = Batch(list(archive.dataset_reader.read(TINY)))
@@ -269,7 +271,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
         assert kd[False][0] != pytest.approx(kd[False][1], rel=1e-3)
 
     def test_the_dense_relation_tensor_is_never_built_with_relation_heads(self, monkeypatch):
-        from allennlp_subkd.distillation import parsing
+        from allennlp_subkd.distillation.tasks import parser as parsing
 
         def forbidden(*args, **kwargs):
             raise AssertionError("the [batch, n+1, n+1, relations] scores were built")

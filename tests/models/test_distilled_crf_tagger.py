@@ -15,8 +15,7 @@ from allennlp.models.archival import load_archive
 from allennlp.predictors import Predictor
 
 import allennlp_subkd  # noqa: F401  (registers everything)
-from allennlp_subkd.distillation.callback import DistillationEpochCallback
-from allennlp_subkd.distillation.extract import tagger_emissions
+from allennlp_subkd.training.distillation_epoch import DistillationEpochCallback
 
 STUDENT = "fixtures/configs/ner_student.jsonnet"
 SOFTMAX_STUDENT = "fixtures/configs/ner_softmax_student.jsonnet"
@@ -80,26 +79,35 @@ class TestDistilledCrfTagger(ModelTestCase):
         return model
 
     def test_teacher_labels_are_aligned_by_string(self):
+        """The aligned teacher scores against the teacher's own forward pass (its archive's
+        reader and vocabulary, its `logits` output) and its own CRF: emissions, transitions
+        and the start and end transitions, each label found by its string."""
         teacher_path = f"{TEACHERS}/tiny_crf_teacher_reordered.tar.gz"
         model = self._kd_forward(teacher={"archive": teacher_path}, distillation={"type": "structural"})
-        teacher = model.teacher.model
         student_labels = self.vocab.get_index_to_token_vocabulary("labels")
-        teacher_labels = teacher.vocab.get_index_to_token_vocabulary("labels")
-        assert student_labels != teacher_labels  # the fixture really is in another order
         batch = Batch(self.instances)
         batch.index_instances(self.vocab)
         tensors = batch.as_tensor_dict()
         mask = tensors["tokens"]["tokens"]["tokens"] > 0
-        aligned = model._teacher_tagger_scores(tensors["tokens"], tensors["metadata"], mask)
-        words = [m["words"] for m in tensors["metadata"]]
-        teacher_inputs = model.teacher.inputs({"tokens": tensors["tokens"]}, words, self.vocab, torch.device("cpu"))
+        aligned = model.teacher_scores(model._tagger_batch(tensors["tokens"], tensors["metadata"], mask))[0]
+        archive = load_archive(teacher_path)
+        teacher = archive.model.eval()
+        teacher_labels = teacher.vocab.get_index_to_token_vocabulary("labels")
+        assert student_labels != teacher_labels  # the fixture really is in another order
+        own = Batch(list(archive.dataset_reader.read(TINY)))
+        own.index_instances(teacher.vocab)
         with torch.no_grad():
-            raw, _ = tagger_emissions(teacher, teacher_inputs["tokens"])
+            raw = teacher(**own.as_tensor_dict())["logits"]
+        crf = teacher.crf
+        assert crf.include_start_end_transitions
         teacher_index = {label: i for i, label in teacher_labels.items()}
         for i, label in student_labels.items():
-            assert torch.equal(aligned.emissions[..., i], raw[..., teacher_index[label]] * mask)
+            t = teacher_index[label]
+            assert torch.allclose(aligned.emissions[..., i], raw[..., t] * mask, rtol=0, atol=1e-6)
+            assert aligned.start[i] == crf.start_transitions[t]
+            assert aligned.end[i] == crf.end_transitions[t]
             for j, other in student_labels.items():
-                assert aligned.transitions[i, j] == teacher.crf.transitions[teacher_index[label], teacher_index[other]]
+                assert aligned.transitions[i, j] == crf.transitions[t, teacher_index[other]]
 
     def test_student_archive_has_no_teacher_and_predicts_with_the_teacher_gone(self, tmp_path):
         teacher_copy = tmp_path / "teacher.tar.gz"

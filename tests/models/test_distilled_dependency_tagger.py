@@ -15,8 +15,8 @@ from allennlp.training.metrics import AttachmentScores
 
 import allennlp_subkd  # noqa: F401  (registers everything)
 from allennlp_subkd.data.dependency_encoding import decode_head
-from allennlp_subkd.distillation.dependency_labels import DependencyLabelsTeacherAdapter
-from allennlp_subkd.distillation.tagging import TaggerTeacherAdapter
+from allennlp_subkd.distillation.tasks.dependency_labels import DependencyLabelsTeacherAdapter
+from allennlp_subkd.distillation.tasks.tagger import TaggerTeacherAdapter
 
 STUDENT = "fixtures/configs/dep_tagger_student.jsonnet"
 TINY = "fixtures/dep/tiny.conllu"

@@ -14,7 +14,7 @@ import pytest
 from allennlp.models.archival import load_archive
 
 import allennlp_subkd  # noqa: F401
-from allennlp_subkd.distillation.disk_cache import entry_files
+from allennlp_subkd.distillation.teacher.disk_cache import entry_files
 
 CONFIG = "fixtures/configs/ner_student.jsonnet"
 ROOT = Path(__file__).resolve().parents[2]

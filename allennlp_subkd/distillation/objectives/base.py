@@ -7,6 +7,8 @@ import torch
 from allennlp.common import Registrable
 from allennlp.common.checks import ConfigurationError
 
+from allennlp_subkd.distillation.request import TeacherRequest
+
 
 class DistillationObjective(Registrable):
     """
@@ -20,8 +22,10 @@ class DistillationObjective(Registrable):
     epoch. Annealing needs the `distillation_epoch` trainer callback, which tells the model
     the epoch; our configs always add it.
 
-    Subclasses compute `L_KD` per sentence; the model reduces it the way its gold loss is
-    reduced (a sum over the batch for a CRF tagger, a mean over tokens for the parser).
+    Subclasses compute `L_KD` per sentence, `__call__(student_scores, teacher_scores) ->
+    [batch]` (each scores object carries the batch's mask); the model reduces it the way its
+    gold loss is reduced (a sum over the batch for a CRF tagger, a mean over tokens for the
+    parser). What the objective needs the teacher to compute is one value, `teacher_request`.
 
     # Parameters
 
@@ -77,6 +81,11 @@ class DistillationObjective(Registrable):
             )
         return max(0.0, 1.0 - epoch * self.anneal / 100.0)
 
+    def teacher_request(self) -> TeacherRequest:
+        """What this objective needs from the teacher (the default request: its scores as the
+        adapter gives them). Parser objectives ask for relation scores at k heads."""
+        return TeacherRequest()
+
     def check(self, student: Any, teacher: Any) -> None:
         """Raise a `ConfigurationError` when this objective cannot compare these models
         (called on the first batch). The default accepts any pair."""
@@ -90,13 +99,11 @@ class DistillationObjective(Registrable):
                 "one teacher archive, or use another objective"
             )
 
-    def mixture(
-        self, pairs: Sequence[Tuple[Any, Any]], weights: Sequence[float], *args: Any
-    ) -> torch.Tensor:
+    def mixture(self, pairs: Sequence[Tuple[Any, Any]], weights: Sequence[float]) -> torch.Tensor:
         """
         The per-sentence KD term against the mixture `Σ_i w_i P_i` of the teachers'
         distributions. `pairs[i]` = (the student's scores compared with teacher i, teacher
-        i's scores); `weights` sum to 1; `args` as for `__call__`.
+        i's scores); `weights` sum to 1.
 
         This default, `Σ_i w_i · term(student_i, teacher_i)`, is exact for every term that
         is a cross-entropy `-Σ_y P_t(y) log P_s(y)` (linear in the teacher's distribution,
@@ -105,9 +112,9 @@ class DistillationObjective(Registrable):
         the teacher's distribution override it. One teacher: exactly `term(student, teacher)`.
         """
         if len(pairs) == 1:
-            return self(*pairs[0], *args)
+            return self(*pairs[0])
         total = None
         for weight, (student, teacher) in zip(weights, pairs):
-            term = weight * self(student, teacher, *args)
+            term = weight * self(student, teacher)
             total = term if total is None else total + term
         return total

@@ -17,20 +17,21 @@ arcs* of a sentence: d a real word, h ROOT or a real word, h != d (`valid_arcs`)
 head distribution is `softmax_h(arcs[d, h])` over those heads; padding, the ROOT row and
 self-loops never contribute, whatever the scores there are.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional
 
 import torch
 from allennlp.common.checks import ConfigurationError
 
 from allennlp_subkd.distillation.objectives.base import DistillationObjective
-from allennlp_subkd.distillation.scores import ParserScores
-from allennlp_subkd.structures import tree as tree_structures
-
-#: the tree distributions a parser objective (and the tree-CRF gold loss) can use
-TREES = {"nonprojective": tree_structures.matrix_tree, "projective": tree_structures.eisner}
-
-# A large finite "log zero" for masked arcs (never -inf: no inf - inf, no NaN gradients).
-_NEG = -1e30
+from allennlp_subkd.distillation.objectives.scores import ParserScores
+from allennlp_subkd.distillation.request import TeacherRequest
+from allennlp_subkd.structures.arcs import (
+    TREES,
+    head_log_probs,
+    kl_divergence,
+    tree_distribution,
+    valid_arcs,
+)
 
 
 class ParserDistillation(DistillationObjective):
@@ -54,6 +55,11 @@ class ParserDistillation(DistillationObjective):
         Returns the KD term of each sentence, `[batch]` (0 for a sentence without words).
         """
         raise NotImplementedError
+
+    def teacher_request(self) -> TeacherRequest:
+        """The teacher's relation scores at its `relation_heads` best heads per word (`None`:
+        at every pair)."""
+        return TeacherRequest(relation_heads=self.relation_heads)
 
 
 # ---------------------------------------------------------------------------------------
@@ -81,14 +87,6 @@ def check_relation_heads(k: Optional[int], what: str) -> Optional[int]:
     return k
 
 
-def teacher_label_heads(teacher_arcs: torch.Tensor, mask: torch.Tensor, k: int) -> torch.LongTensor:
-    """`[batch, n+1, min(k, n+1)]`: the k highest-scoring valid heads of every dependent under
-    the teacher's arc scores, best first (the k most probable heads of its per-word head
-    distribution at any temperature). Rows with fewer than k valid heads fill the remaining
-    slots with invalid heads, which `valid_arcs` masks."""
-    valid = valid_arcs(mask)
-    k = min(k, teacher_arcs.size(-1))
-    return teacher_arcs.masked_fill(~valid, _NEG).topk(k, -1).indices
 
 
 def check_label_pairs(student: ParserScores, teacher: ParserScores) -> None:
@@ -110,28 +108,10 @@ def relation_mass_excluded(weights: torch.Tensor, scores: ParserScores) -> torch
     return weights.sum(-1) - scores.at_label_pairs(weights).sum(-1)
 
 
-def valid_arcs(mask: torch.Tensor) -> torch.BoolTensor:
-    """`[batch, n+1, n+1]` True for the arcs h -> d a tree can use: d a real word, h ROOT or a
-    real word, h != d. `mask [batch, n+1]` marks ROOT and the words (left-aligned)."""
-    mask = mask.bool()
-    words = mask.clone()
-    words[:, 0] = False
-    heads = mask.clone()
-    heads[:, 0] = True
-    length = mask.size(1)
-    not_self = ~torch.eye(length, dtype=torch.bool, device=mask.device)
-    return words.unsqueeze(2) & heads.unsqueeze(1) & not_self
 
 
-def head_log_probs(arcs: torch.Tensor, valid: torch.BoolTensor) -> torch.Tensor:
-    """`log softmax_h arcs[b, d, h]` over the valid heads of each word (a large negative
-    number at invalid heads; rows without a valid head are meaningless and must be masked)."""
-    return arcs.masked_fill(~valid, _NEG).log_softmax(-1)
 
 
-def kl_divergence(log_q: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
-    """`Σ_last q (log q - log p)` with `q = exp(log_q)`; `0 · log 0 = 0`."""
-    return (log_q.exp() * (log_q - log_p)).sum(-1)
 
 
 def label_kl(
@@ -143,92 +123,10 @@ def label_kl(
     return kl_divergence(log_q, log_p)
 
 
-def tree_distribution(
-    arcs: torch.Tensor, mask: torch.Tensor, tree: str
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """`(log Z [batch], arc marginals [batch, n+1, n+1])` of the single-root tree CRF with arc
-    scores `arcs` over all trees (`"nonprojective"`, matrix-tree theorem) or the projective
-    ones (`"projective"`, Eisner). `log Z` is differentiable; the marginals are constants."""
-    return TREES[tree](arcs, mask.bool(), False)
 
 
-def gold_tree_problems(
-    heads: torch.LongTensor, mask: torch.Tensor, tree: str
-) -> List[Tuple[int, str]]:
-    """
-    `(sentence index, reason)` for every gold tree the single-root tree CRF gives probability
-    zero: a head outside the sentence, a self-loop, not exactly one word on ROOT, a cycle
-    (not a tree), or, for `tree="projective"`, crossing arcs. `heads [batch, n]` are the
-    words' gold heads (0 = ROOT, 1-based words), `mask [batch, n+1]` ROOT and the words.
-    """
-    mask = mask.bool()
-    words = mask[:, 1:]
-    batch_size, n = heads.shape
-    lengths = words.sum(-1)
-    position = torch.arange(1, n + 1, device=heads.device).unsqueeze(0)
-    heads = heads.masked_fill(~words, 0)
-    problems: Dict[int, str] = {}
-
-    def note(bad: torch.Tensor, reason: str) -> None:
-        for i in bad.nonzero().flatten().tolist():
-            problems.setdefault(i, reason)
-
-    note(((heads < 0) | (heads > lengths.unsqueeze(-1))).any(-1), "a head outside the sentence")
-    note((heads == position).any(-1), "a word that is its own head")
-    roots = ((heads == 0) & words).sum(-1)
-    note((roots != 1) & (lengths > 0), "not exactly one word attached to ROOT")
-    # a tree reaches ROOT (0) from every word within n steps: pointer jumping, each round
-    # doubling the number of steps (ancestor[i] = the 2^k-th ancestor of i, ROOT absorbing)
-    safe = heads.clamp(0, n)
-    ancestor = torch.cat([heads.new_zeros(batch_size, 1), safe], 1)
-    for _ in range(max(1, n).bit_length()):
-        ancestor = ancestor.gather(1, ancestor)
-    note(((ancestor[:, 1:] != 0) & words).any(-1), "a cycle (the heads do not form a tree)")
-    if tree == "projective":
-        left = torch.minimum(safe, position)
-        right = torch.maximum(safe, position)
-        pair = words.unsqueeze(2) & words.unsqueeze(1)
-        crossing = (
-            (left.unsqueeze(2) < left.unsqueeze(1))
-            & (left.unsqueeze(1) < right.unsqueeze(2))
-            & (right.unsqueeze(2) < right.unsqueeze(1))
-            & pair
-        )
-        note(crossing.flatten(1).any(-1), "crossing arcs (a non-projective tree)")
-    return sorted(problems.items())
 
 
-def gold_tree_nll(
-    arcs: torch.Tensor,
-    mask: torch.Tensor,
-    heads: torch.LongTensor,
-    tree: str,
-    sentences: Optional[Sequence[Sequence[str]]] = None,
-) -> torch.Tensor:
-    """
-    The tree-CRF negative log-likelihood of the gold trees, per sentence `[batch]`:
-    `log Z_tree - Σ_d arcs[d, head_d]`. `heads [batch, n]` are the gold heads of the words.
-    A gold tree outside the CRF's support (see `gold_tree_problems`; e.g. a non-projective
-    tree with `tree="projective"`) raises a `ValueError` naming the sentence, since its
-    likelihood is zero and the loss would be meaningless.
-    """
-    problems = gold_tree_problems(heads, mask, tree)
-    if problems:
-        index, reason = problems[0]
-        words = ""
-        if sentences is not None:
-            shown = list(sentences[index])
-            words = f" ({' '.join(shown[:30])}{' ...' if len(shown) > 30 else ''})"
-        hint = ' Use tree: "nonprojective" for treebanks with non-projective trees.' if tree == "projective" else ""
-        raise ValueError(
-            f"the gold tree of sentence {index} of the batch{words} has {reason}: the "
-            f"{tree} single-root tree CRF gives it probability zero, so gold_loss \"tree\" "
-            f"cannot be computed ({len(problems)} such sentence(s) in this batch).{hint}"
-        )
-    words = mask.bool()[:, 1:]
-    log_z, _ = tree_distribution(arcs, mask, tree)
-    gold = arcs[:, 1:, :].gather(-1, heads.masked_fill(~words, 0).unsqueeze(-1)).squeeze(-1)
-    return log_z - torch.where(words, gold, torch.zeros_like(gold)).sum(-1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -388,7 +286,7 @@ class SubStructureParserDistillation(ParserDistillation):
         if self.arc_pairs == "all" or self.arc_heads is None:
             arc_chosen = valid
         else:
-            heads = teacher_label_heads(teacher.arcs, student.mask, self.arc_heads)
+            heads = teacher.top_heads(self.arc_heads)
             arc_chosen = torch.zeros_like(valid).scatter(-1, heads, True) & valid
         arc_error = (self._transform(student.arcs, valid) - self._transform(teacher.arcs, valid)).pow(2)
         arc_term = self._reduce(arc_error, arc_chosen, 1)
@@ -399,7 +297,7 @@ class SubStructureParserDistillation(ParserDistillation):
         elif self.relation_heads is None:  # label_pairs "all" (or every head)
             label_chosen = valid
         else:
-            heads = teacher_label_heads(teacher.arcs, student.mask, self.relation_heads)
+            heads = teacher.top_heads(self.relation_heads)
             label_chosen = torch.zeros_like(valid).scatter(-1, heads, True) & valid
         student_labels, teacher_labels = student.labels, teacher.labels
         if self.label_scores == "log_softmax":

@@ -8,7 +8,8 @@ reduces it the way it reduces its gold loss: summed over the batch for a CRF tag
 sentences for a softmax tagger (`sequence_cross_entropy_with_logits`).
 
 Teacher and student scores arrive as `TaggerScores` with labels already in the student's
-label order. A `TaggerScores` with `transitions=None` is a softmax (locally normalised)
+label order and the batch's token mask inside (`TaggerScores.mask`; the objectives read the
+student's). A `TaggerScores` with `transitions=None` is a softmax (locally normalised)
 tagger; its distribution over label sequences is the product of per-token softmaxes.
 """
 from typing import Tuple
@@ -17,7 +18,7 @@ import torch
 from allennlp.common.checks import ConfigurationError
 
 from allennlp_subkd.distillation.objectives.base import DistillationObjective
-from allennlp_subkd.distillation.scores import TaggerScores
+from allennlp_subkd.distillation.objectives.scores import TaggerScores
 from allennlp_subkd.structures import linear_chain
 
 
@@ -36,29 +37,24 @@ class TaggerDistillation(DistillationObjective):
         if self.needs_crf_student and not student.is_crf:
             raise ConfigurationError(f"{name} needs a CRF student; the student is a softmax tagger")
 
-    def __call__(
-        self, student: TaggerScores, teacher: TaggerScores, mask: torch.BoolTensor
-    ) -> torch.Tensor:
+    def __call__(self, student: TaggerScores, teacher: TaggerScores) -> torch.Tensor:
         """
         student, teacher : `TaggerScores` over the same batch; the teacher's are targets
-            (detached: no gradient ever reaches the teacher).
-        mask : `[batch, time]` bool, left-aligned.
+            (detached: no gradient ever reaches the teacher). The student's `mask`
+            (`[batch, time]` bool, left-aligned) says which tokens count.
         Returns the KD term of each sentence, `[batch]` (0 for an empty sentence).
         """
-        return self.per_sentence(student, teacher.detached(), _bool(mask))
+        return self.per_sentence(student, teacher.detached(), student.token_mask())
 
     def per_sentence(
         self, student: TaggerScores, teacher: TaggerScores, mask: torch.BoolTensor
     ) -> torch.Tensor:
+        """The KD term of each sentence given the teacher's detached scores and the mask."""
         raise NotImplementedError
 
 
 # ---------------------------------------------------------------------------------------
 # shared pieces
-
-
-def _bool(mask: torch.Tensor) -> torch.BoolTensor:
-    return mask if mask.dtype == torch.bool else mask.bool()
 
 
 def token_marginals(scores: TaggerScores, mask: torch.BoolTensor) -> torch.Tensor:
@@ -223,12 +219,12 @@ class SubStructureTaggerDistillation(TaggerDistillation):
         last = d_end.pow(2).sum(-1) * mask[:, 0]
         return self._reduce(first + bigram + last, mask, num_labels * num_labels)
 
-    def mixture(self, pairs, weights, mask):
+    def mixture(self, pairs, weights):
         """Against the weighted mean of the teachers' scores (a score has no mixture: this is
         the score-space average, as for logit-averaging ensembles)."""
         if len(pairs) == 1:
-            return self(*pairs[0], mask)
-        return self(pairs[0][0], mean_scores([t for _, t in pairs], weights), mask)
+            return self(*pairs[0])
+        return self(pairs[0][0], mean_scores([t for _, t in pairs], weights))
 
     def _reduce(self, total: torch.Tensor, mask: torch.BoolTensor, per_token: int) -> torch.Tensor:
         """Per-sentence sums → per-sentence shares of the batch term (their sum is the term):
@@ -254,6 +250,7 @@ def mean_scores(teachers, weights) -> TaggerScores:
         mean([t.transitions for t in teachers]),
         mean([t.start for t in teachers]),
         mean([t.end for t in teachers]),
+        teachers[0].mask,
     )
 
 
@@ -321,10 +318,11 @@ class PosteriorTaggerDistillation(TaggerDistillation):
     def per_sentence(self, student, teacher, mask):
         return self._kl([teacher], [1.0], student, mask)
 
-    def mixture(self, pairs, weights, mask):
+    def mixture(self, pairs, weights):
         """Exactly `T² Σ_t KL(Σ_i w_i q_t^i ‖ p_t)`: the mixture's token marginals are the
         weighted mean of the teachers'."""
-        return self._kl([t.detached() for _, t in pairs], weights, pairs[0][0], _bool(mask))
+        student = pairs[0][0]
+        return self._kl([t.detached() for _, t in pairs], weights, student, student.token_mask())
 
     def _kl(self, teachers, weights, student, mask):
         temp = self.temperature
@@ -354,9 +352,10 @@ class TokenTaggerDistillation(TaggerDistillation):
     def per_sentence(self, student, teacher, mask):
         return self._kl([teacher], [1.0], student, mask)
 
-    def mixture(self, pairs, weights, mask):
+    def mixture(self, pairs, weights):
         """Exactly `T² Σ_t KL(Σ_i w_i softmax(e_t^i[t] / T) ‖ softmax(e_s[t] / T))`."""
-        return self._kl([t.detached() for _, t in pairs], weights, pairs[0][0], _bool(mask))
+        student = pairs[0][0]
+        return self._kl([t.detached() for _, t in pairs], weights, student, student.token_mask())
 
     def _kl(self, teachers, weights, student, mask):
         temp = self.temperature

@@ -32,23 +32,19 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 
 from allennlp_subkd.data.dependency_encoding import arc_codes, is_encoded_label, split_label
-from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
-from allennlp_subkd.distillation.objectives.parsing import (
-    TREES,
-    check_relation_heads,
-    head_log_probs,
-    tree_distribution,
-    valid_arcs,
-)
-from allennlp_subkd.distillation.parsing import (
+from allennlp_subkd.distillation.objectives.parsing import check_relation_heads
+from allennlp_subkd.distillation.objectives.scores import ParserScores, TaggerScores
+from allennlp_subkd.distillation.request import TeacherRequest
+from allennlp_subkd.distillation.tasks.parser import (
     PARSER_TEACHERS,
     assemble_parser_scores,
     cached_relation_heads,
-    parser_keys,
+    metadata_parser_keys,
     parser_rows_outputs,
 )
-from allennlp_subkd.distillation.scores import ParserScores, TaggerScores
-from allennlp_subkd.distillation.teacher import FrozenTeacher
+from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
+from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
+from allennlp_subkd.structures.arcs import TREES, head_log_probs, tree_distribution, valid_arcs
 
 
 @TeacherAdapter.register("dependency_labels")
@@ -76,6 +72,7 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
 
     teacher_types = PARSER_TEACHERS
     scores_type = TaggerScores
+    default_for_teacher_types = False  # a parser teacher's default adapter is "parser"
 
     def __init__(self, tree: str = "nonprojective", relation_heads: Optional[int] = 2) -> None:
         if tree != "local" and tree not in TREES:
@@ -87,12 +84,6 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
         self._tables: Dict[Tuple[int, str], Tuple[Dict[str, int], torch.Tensor]] = {}
         #: per word of the last batch, the teacher's mass the student's labels cannot hold
         self.excluded_mass: Optional[torch.Tensor] = None
-
-    @property
-    def cached_heads(self) -> Optional[int]:
-        """The heads per word the teacher's cache entries hold relation scores for (the parser
-        students' entries: `cached_relation_heads`)."""
-        return cached_relation_heads(self.relation_heads)
 
     def check_student(self, vocab: Vocabulary, label_namespace: str, student_name: str) -> None:
         labels = vocab.get_token_to_index_vocabulary(label_namespace)
@@ -106,17 +97,21 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
             )
 
     def keys(self, batch: TeacherBatch) -> Optional[List[Tuple[Any, ...]]]:
-        if batch.metadata is None:
-            return None
-        return parser_keys([m["words"] for m in batch.metadata], [m["pos"] for m in batch.metadata],
-                           self.cached_heads)
+        return metadata_parser_keys(batch)
 
-    def compute(self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
+    def entry_request(self, request: TeacherRequest) -> TeacherRequest:
+        """The parser students' entries for this adapter's own `relation_heads` (whatever the
+        tagger objective asks: its labels need the relations at those heads)."""
+        return TeacherRequest(relation_heads=cached_relation_heads(self.relation_heads))
+
+    def compute(
+        self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest
+    ) -> List[Tuple[torch.Tensor, ...]]:
         if batch.metadata is None:
             raise ConfigurationError(
                 "the 'dependency_labels' adapter needs metadata with the words and POS tags"
             )
-        return parser_rows_outputs(teacher, batch, rows, self.cached_heads)
+        return parser_rows_outputs(teacher, batch, rows, entry.relation_heads)
 
     def _table(self, teacher: FrozenTeacher, batch: TeacherBatch) -> Tuple[Dict[str, int], torch.Tensor]:
         """`(code ids, table)`: the arc codes of the student's labels, and `table[code, r]`
@@ -144,11 +139,13 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
             self._tables[key] = (codes, table)
         return self._tables[key]
 
-    def assemble(self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch) -> TaggerScores:
+    def assemble(
+        self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch, request: TeacherRequest
+    ) -> TaggerScores:
         mask = batch.mask  # [B, n] the words
         parser_mask = torch.cat([mask.new_ones(mask.size(0), 1), mask], 1)  # ROOT first
         scores = assemble_parser_scores(
-            teacher.model, per_sentence, parser_mask, self.cached_heads
+            teacher.model, per_sentence, parser_mask, self.entry_request(request).relation_heads
         )
         codes, table = self._table(teacher, batch)
         num_labels = batch.vocab.get_vocab_size(batch.label_namespace)
@@ -159,7 +156,7 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
         total = q.sum(-1, keepdim=True)
         q = torch.where(total > 0, q / total.clamp(min=1e-30), torch.full_like(q, 1.0 / num_labels))
         log_q = q.clamp(min=torch.finfo(q.dtype).tiny).log() * mask.unsqueeze(-1)
-        return TaggerScores(log_q)
+        return TaggerScores(log_q, mask=mask)
 
 
 def arc_marginals(scores: ParserScores, tree: str) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """
-Parser-side KD glue: reading a `BiaffineDependencyParser`'s arc and relation scores, and the
-frozen teacher's scores aligned to the student.
+The parser task: reading a `BiaffineDependencyParser`'s arc and relation scores, the
+`"parser"` teacher adapter, and the mixin of `distilled_biaffine_parser`.
 
 `BiaffineDependencyParser.forward` returns neither its arc scores nor its relation scores. We
 do not copy its network code: `capture_parser_scores` registers forward hooks, for the
@@ -21,7 +21,6 @@ every pair (`bilinear_pairs`, for objectives with `relation_heads = None`) or on
 teacher's k best heads of each dependent (`bilinear_at`), for the teacher and the student.
 """
 import contextlib
-from types import SimpleNamespace
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -29,18 +28,14 @@ import torch
 from allennlp.models import Model
 from allennlp_models.structured_prediction import BiaffineDependencyParser
 
-from allennlp_subkd.distillation.adapter import TeacherAdapter, TeacherBatch
-from allennlp_subkd.distillation.batch import select_rows
-from allennlp_subkd.distillation.objectives.parsing import (
-    head_log_probs,
-    kl_divergence,
-    teacher_label_heads,
-    valid_arcs,
-)
-from allennlp_subkd.distillation.scores import ParserScores
-from allennlp_subkd.distillation.student import DistilledModelMixin
-from allennlp_subkd.distillation.teacher import FrozenTeacher
+from allennlp_subkd.distillation.objectives.scores import ParserScores
+from allennlp_subkd.distillation.request import TeacherRequest
+from allennlp_subkd.distillation.tasks.student import DistilledModelMixin
+from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
+from allennlp_subkd.distillation.teacher.batch import select_rows
+from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
 from allennlp_subkd.modules.fast_bilinear import bilinear_at, bilinear_pairs
+from allennlp_subkd.structures.arcs import best_heads, head_log_probs, kl_divergence, valid_arcs
 
 #: what can teach a parser: biaffine parsers, and so the distilled parsers too
 PARSER_TEACHERS = (BiaffineDependencyParser,)
@@ -115,15 +110,6 @@ def capture_parser_scores(model: Model) -> Iterator[CapturedParser]:
             handle.remove()
 
 
-def pair_label_scores(
-    bilinear: torch.nn.Bilinear, head_tags: torch.Tensor, child_tags: torch.Tensor
-) -> torch.Tensor:
-    """`[batch, n+1, n+1, relations]`: `bilinear(head_tags[b, h], child_tags[b, d])` for every
-    dependent d and head h (what `BiaffineDependencyParser._get_head_tags` computes for one
-    head per word), in two contractions without expanding the pairs."""
-    return bilinear_pairs(bilinear, head_tags, child_tags)
-
-
 def relation_scores(
     bilinear: torch.nn.Bilinear,
     arcs: torch.Tensor,
@@ -148,6 +134,7 @@ def permute_relations(scores: ParserScores, index: torch.LongTensor) -> ParserSc
         scores.labels.index_select(-1, index.to(scores.labels.device)),
         scores.mask,
         scores.label_heads,
+        scores.best_heads,
     )
 
 
@@ -162,14 +149,10 @@ def cached_relation_heads(relation_heads: Optional[int]) -> Optional[int]:
     return None if relation_heads is None else max(relation_heads, CACHED_RELATION_HEADS)
 
 
-def parser_keys(
-    sentences: List[List[str]], tags: List[List[str]], relation_heads: Optional[int] = None
-) -> List[Tuple[Any, ...]]:
-    """The cache key of each sentence for a parser teacher: its words and POS tags, and the
-    number of heads per word its cached relation scores cover (`cached_relation_heads`;
-    absent for entries that hold the relation representations)."""
-    extra = () if relation_heads is None else (relation_heads,)
-    return [(tuple(w), tuple(t), *extra) for w, t in zip(sentences, tags)]
+def parser_keys(sentences: List[List[str]], tags: List[List[str]]) -> List[Tuple[Any, ...]]:
+    """What identifies a sentence for a parser teacher: its words and POS tags (the teacher
+    adds the number of heads the entry's relation scores cover, `TeacherRequest.key_suffix`)."""
+    return [(tuple(w), tuple(t)) for w, t in zip(sentences, tags)]
 
 
 def parser_teacher_outputs(
@@ -188,7 +171,7 @@ def parser_teacher_outputs(
       representations `[n, dim]`, from which the relation scores of any pair are rebuilt by
       one bilinear product;
     - `relation_heads = K`: its arc scores `[n, n]`, its K best heads of each word `[n, K']`
-      (`teacher_label_heads`, best first, `K' = min(K, n)`) and its relation scores there
+      (`structures.arcs.best_heads`, best first, `K' = min(K, n)`) and its relation scores there
       `[n, K', relations]`, in its own label order: no bilinear product at all when read back,
       and `K · relations` numbers a word instead of `2 · dim`.
 
@@ -201,7 +184,7 @@ def parser_teacher_outputs(
         if relation_heads is not None:
             mask = torch.arange(captured.arcs.size(1), device=captured.arcs.device).unsqueeze(0) < \
                 torch.tensor(lengths, device=captured.arcs.device).unsqueeze(1)
-            heads = teacher_label_heads(captured.arcs, mask, relation_heads)
+            heads = best_heads(captured.arcs, mask, relation_heads)
             # slots without a valid arc (ROOT's row, words with fewer valid heads) point at the
             # word itself, a self-loop, so that they stay invalid in any batch
             itself = torch.arange(heads.size(1), device=heads.device).view(1, -1, 1).expand_as(heads)
@@ -238,27 +221,38 @@ class ParserTeacherAdapter(TeacherAdapter):
     teacher_types = PARSER_TEACHERS
     scores_type = ParserScores
 
-    @staticmethod
-    def relation_heads(batch: TeacherBatch) -> Optional[int]:
-        """The heads per word the cache entries hold relation scores for (`None`: the
-        representations, for objectives comparing every pair)."""
-        return cached_relation_heads(getattr(batch.objective, "relation_heads", None))
-
     def keys(self, batch: TeacherBatch) -> Optional[List[Tuple[Any, ...]]]:
-        if batch.metadata is None:
-            return None
-        sentences = [m["words"] for m in batch.metadata]
-        return parser_keys(sentences, [m["pos"] for m in batch.metadata], self.relation_heads(batch))
+        return metadata_parser_keys(batch)
 
-    def compute(self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
-        return parser_rows_outputs(teacher, batch, rows, self.relation_heads(batch))
+    def entry_request(self, request: TeacherRequest) -> TeacherRequest:
+        """Entries hold relation scores at `cached_relation_heads(k)` heads (at least two, so
+        requests for one or two heads share them), or the representations for `None`."""
+        return TeacherRequest(relation_heads=cached_relation_heads(request.relation_heads))
 
-    def assemble(self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch) -> ParserScores:
-        model = teacher.model
+    def compute(
+        self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest
+    ) -> List[Tuple[torch.Tensor, ...]]:
+        return parser_rows_outputs(teacher, batch, rows, entry.relation_heads)
+
+    def assemble(
+        self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch, request: TeacherRequest
+    ) -> ParserScores:
         index = teacher.label_map(batch.vocab, batch.label_namespace, "head_tags")
-        relation_heads = getattr(batch.objective, "relation_heads", None)
-        scores = assemble_parser_scores(model, per_sentence, batch.mask, relation_heads)
+        scores = assemble_parser_scores(teacher.model, per_sentence, batch.mask, request.relation_heads)
         return permute_relations(scores, index)
+
+    def fill_batch(self, teacher: FrozenTeacher, tensors: Dict[str, Any]) -> TeacherBatch:
+        """As the default, with the parser's mask: ROOT and the words, `[batch, n+1]`."""
+        batch = super().fill_batch(teacher, tensors)
+        batch.mask = torch.cat([batch.mask.new_ones(batch.batch_size, 1), batch.mask], 1)
+        return batch
+
+
+def metadata_parser_keys(batch: TeacherBatch) -> Optional[List[Tuple[Any, ...]]]:
+    """`parser_keys` of a batch whose metadata holds the words and POS tags (else `None`)."""
+    if batch.metadata is None:
+        return None
+    return parser_keys([m["words"] for m in batch.metadata], [m["pos"] for m in batch.metadata])
 
 
 def parser_rows_outputs(
@@ -296,7 +290,8 @@ def assemble_parser_scores(
 ) -> ParserScores:
     """A parser teacher's cached per-sentence outputs as one `ParserScores` of the batch
     (`mask [batch, n+1]`), relations in the teacher's order: at every pair (rebuilt from the
-    representations) for `relation_heads = None`, else at its min(k, n+1) best heads."""
+    representations) for `relation_heads = None`, else at its min(k, n+1) best heads, with
+    every best head the entries hold as `best_heads`."""
     batch_size, length = mask.shape
     device = mask.device
     arcs = mask.new_zeros(batch_size, length, length, dtype=torch.float32)
@@ -312,36 +307,32 @@ def assemble_parser_scores(
             head_tags[i, :n] = sentence_heads[:n]
             child_tags[i, :n] = sentence_children[:n]
         return relation_scores(model.tag_bilinear, arcs, head_tags, child_tags, mask)
-    k = min(relation_heads, length)
+    stored = min(max(entry[1].size(-1) for entry in per_sentence), length)
+    k = min(relation_heads, stored)
     relations = per_sentence[0][2].size(-1)
     # unused slots point at the word itself: a self-loop, never a valid arc
-    heads = torch.arange(length, device=device).view(1, length, 1).repeat(batch_size, 1, k)
+    best = torch.arange(length, device=device).view(1, length, 1).repeat(batch_size, 1, stored)
     labels = mask.new_zeros(batch_size, length, k, relations, dtype=torch.float32)
     for i, (_, sentence_heads, sentence_labels) in enumerate(per_sentence):
-        n, stored = sentence_heads.shape
-        n, used = min(n, length), min(k, stored)
-        heads[i, :n, :used] = sentence_heads[:n, :used]
-        labels[i, :n, :used] = sentence_labels[:n, :used]
-    return ParserScores(arcs, labels, mask.bool(), heads)
+        n, held = sentence_heads.shape
+        n = min(n, length)
+        best[i, :n, : min(held, stored)] = sentence_heads[:n, :stored]
+        labels[i, :n, : min(k, held)] = sentence_labels[:n, :k]
+    return ParserScores(arcs, labels, mask.bool(), best[..., :k].contiguous(), best)
 
 
 class DistilledParserMixin(DistilledModelMixin):
-    """Computes a parser student's per-sentence KD term against its frozen teacher(s)."""
+    """Computes a parser student's per-sentence KD term against its frozen teacher(s), and
+    its teacher diagnostics."""
 
-    def _teacher_parser_scores(
+    def _parser_batch(
         self,
         words: Dict[str, Dict[str, torch.Tensor]],
         pos_tags: torch.LongTensor,
         metadata: List[Dict[str, Any]],
         mask: torch.BoolTensor,
-        relation_heads: Optional[int] = None,
-    ) -> ParserScores:
-        """The (first) teacher's scores of a batch as the KD term sees them, relations at every
-        pair or at its `relation_heads` best heads per word, whatever the objective's (for
-        tests and diagnostics)."""
-        batch = self._teacher_batch({"words": words, "pos_tags": pos_tags}, metadata, mask)
-        batch.objective = SimpleNamespace(relation_heads=relation_heads)
-        return self.teacher_scores(batch)[0]
+    ) -> TeacherBatch:
+        return self._teacher_batch({"words": words, "pos_tags": pos_tags}, metadata, mask)
 
     def _parser_distillation(
         self,
@@ -354,7 +345,7 @@ class DistilledParserMixin(DistilledModelMixin):
         """The per-sentence KD term `[batch]` of this batch, from the student's captured
         forward pass: the teachers' scores first, then the student's relation scores at the
         pairs each teacher's are given at (`relation_heads`)."""
-        batch = self._teacher_batch({"words": words, "pos_tags": pos_tags}, metadata, mask)
+        batch = self._parser_batch(words, pos_tags, metadata, mask)
         return self._distill(
             lambda teacher: student.scores(self, mask, teacher.label_heads), self.teacher_scores(batch)
         )
@@ -375,7 +366,9 @@ class DistilledParserMixin(DistilledModelMixin):
         `gold_heads [B, n]`."""
         mask = output["mask"].bool()
         with torch.no_grad():
-            teacher = self._teacher_parser_scores(words, pos_tags, metadata, mask, relation_heads=1)
+            batch = self._parser_batch(words, pos_tags, metadata, mask)
+            # the teacher's best head and its relation scores there
+            teacher = self.teacher_scores(batch, TeacherRequest(relation_heads=1))[0]
             valid = valid_arcs(mask)
             word_mask = valid.any(-1)
             teacher_heads = teacher.label_heads[..., 0]

@@ -24,7 +24,15 @@ from allennlp.common.checks import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+#: how the caches (memory and disk) may store floating-point outputs, by config name
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def storage_dtype(name: str) -> torch.dtype:
+    """The torch dtype of a `teacher.cache.dtype` name, or a `ConfigurationError`."""
+    if name not in STORAGE_DTYPES:
+        raise ConfigurationError(f'teacher.cache.dtype must be "float32" or "float16", got {name!r}')
+    return STORAGE_DTYPES[name]
 
 
 def archive_digest(path: str) -> str:
@@ -53,12 +61,8 @@ class TeacherCache:
     def __init__(self, max_mb: float, dtype: str = "float32") -> None:
         if not isinstance(max_mb, (int, float)) or max_mb < 0:
             raise ConfigurationError(f"teacher.cache.memory_mb must be a number >= 0, got {max_mb!r}")
-        if dtype not in _DTYPES:
-            raise ConfigurationError(
-                f'teacher.cache.dtype must be "float32" or "float16", got {dtype!r}'
-            )
+        self.dtype = storage_dtype(dtype)
         self.max_bytes = int(max_mb * (1 << 20))
-        self.dtype = _DTYPES[dtype]
         self._entries: "OrderedDict[Hashable, Tuple[torch.Tensor, ...]]" = OrderedDict()
         self.bytes = 0
         self.hits = 0
@@ -104,6 +108,11 @@ class TeacherCache:
             self.bytes -= sum(t.numel() * t.element_size() for t in evicted)
             self.evictions += 1
 
+    def clear(self) -> None:
+        """Drop every entry (the counters are kept)."""
+        self._entries.clear()
+        self.bytes = 0
+
     def stored(self, tensor: torch.Tensor) -> torch.Tensor:
         """A detached CPU copy of `tensor` as the cache stores it (floating point in the
         cache dtype)."""
@@ -111,7 +120,3 @@ class TeacherCache:
         if tensor.is_floating_point():
             tensor = tensor.to(self.dtype)
         return tensor.clone()
-
-    def stats(self) -> str:
-        return (f"{len(self)} sentences, {self.bytes / (1 << 20):.1f} MiB, "
-                f"{self.hits} hits, {self.misses} misses, {self.evictions} evictions")

@@ -44,11 +44,12 @@ import numpy
 import torch
 from allennlp.common.checks import ConfigurationError
 
+from allennlp_subkd.distillation.teacher.cache import storage_dtype
+
 logger = logging.getLogger(__name__)
 
 MAGIC = b"SKDC"
 SUFFIX = ".skd"
-_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 _NUMPY = {torch.float32: "<f4", torch.float16: "<f2", torch.int64: "<i8", torch.int32: "<i4",
           torch.bool: "|b1", torch.uint8: "|u1"}
 
@@ -132,13 +133,9 @@ class TeacherDiskCache:
     def __init__(self, directory: str, max_mb: float = 2048.0, dtype: str = "float32") -> None:
         if not isinstance(max_mb, (int, float)) or max_mb <= 0:
             raise ConfigurationError(f"teacher.cache.dir_mb must be a number > 0, got {max_mb!r}")
-        if dtype not in _DTYPES:
-            raise ConfigurationError(
-                f'teacher_cache_dtype must be "float32" or "float16", got {dtype!r}'
-            )
+        self.dtype = storage_dtype(dtype)
         self.directory = Path(directory)
         self.max_bytes = int(max_mb * (1 << 20))
-        self.dtype = _DTYPES[dtype]
         self.enabled = self._writable()
         self._sizes: Dict[str, Dict[Path, int]] = {}  # per digest folder: file -> bytes
         self._totals: Dict[str, int] = {}  # per digest folder: the sum of its sizes

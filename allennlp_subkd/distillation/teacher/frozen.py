@@ -6,25 +6,29 @@ pass, so evaluating or predicting with a student archive never needs the teacher
 keeps the teacher *outside* the student's module tree (it is not a submodule: it is not in
 the student's `state_dict`, optimizer, initializer or vocabulary extension), always in
 `eval()` mode, under `torch.no_grad()`, on the student's device. It aligns the teacher's
-label vocabulary to the student's **by string**, and rebuilds the teacher's input tensors
+label vocabulary to the student's **by string**, computes, caches and serves its outputs
+through one path (`scores` / `outputs`, driven by a `TeacherAdapter` and a `TeacherRequest`),
+and rebuilds the teacher's input tensors
 from the words with the teacher's own token indexers and vocabulary whenever the student's
 tensors would mean something else to the teacher (a BERT teacher can teach a GloVe student).
 """
 import logging
 import os
-from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 import torch
 from allennlp.common.checks import ConfigurationError
-from allennlp.data import Batch, Instance, Token, Vocabulary
+from allennlp.data import Batch, DatasetReader, Instance, Token, Vocabulary
 from allennlp.data.fields import SequenceLabelField, TextField
 from allennlp.data.token_indexers import TokenIndexer
 from allennlp.models import Model
 from allennlp.models.archival import load_archive
 from allennlp.nn import util
 
-from allennlp_subkd.distillation.cache import TeacherCache, archive_digest
-from allennlp_subkd.distillation.disk_cache import TeacherDiskCache
+from allennlp_subkd.distillation.request import TeacherRequest
+from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
+from allennlp_subkd.distillation.teacher.cache import TeacherCache, archive_digest
+from allennlp_subkd.distillation.teacher.disk_cache import TeacherDiskCache
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ class FrozenTeacher:
         self.reindex_inputs = reindex_inputs
         self._model: Optional[Model] = None
         self._token_indexers: Optional[Dict[str, TokenIndexer]] = None
+        self._dataset_reader: Optional[DatasetReader] = None
         self._reuse: Optional[bool] = None
         self._label_maps: Dict[Tuple[str, str], torch.Tensor] = {}
         self.cache = TeacherCache(cache_mb, cache_dtype)
@@ -98,6 +103,12 @@ class FrozenTeacher:
     @property
     def vocab(self) -> Vocabulary:
         return self.model.vocab
+
+    @property
+    def dataset_reader(self) -> DatasetReader:
+        """The dataset reader of the teacher's archive (loading it on first use)."""
+        self.model  # noqa: B018
+        return self._dataset_reader  # type: ignore[return-value]
 
     def _load(self) -> None:
         path = self.archive_path
@@ -130,6 +141,7 @@ class FrozenTeacher:
             parameter.requires_grad_(False)
         self._model = model
         self._token_indexers = indexers
+        self._dataset_reader = archive.dataset_reader
         self.digest = archive_digest(path) if self.cache.enabled else None
         logger.info("Loaded frozen teacher %s from %s", type(model).__name__, path)
 
@@ -142,53 +154,82 @@ class FrozenTeacher:
         model.eval()
         return model
 
-    # ------------------------------------------------------------------ caching
+    # ------------------------------------------------------------------ outputs
 
-    def per_sentence(
-        self,
-        sentence_keys: Optional[Sequence[Hashable]],
-        compute: Callable[[List[int]], List[Tuple[torch.Tensor, ...]]],
-        batch_size: int,
-        device: torch.device,
+    def scores(self, adapter: TeacherAdapter, batch: TeacherBatch, request: TeacherRequest) -> Any:
+        """
+        The teacher's scores of a student's batch for `request`, aligned with the student by
+        `adapter` (no gradients): the entries of `adapter.entry_request(request)` from the
+        caches where present (`outputs`), assembled for `request`. The scores object's type
+        is checked against the adapter's `scores_type`, and one with a `validate` method
+        against the batch (a wrong shape names the adapter).
+        """
+        self.to(batch.device)
+        per_sentence = self.outputs(adapter, batch, adapter.entry_request(request))
+        with torch.no_grad():
+            assembled = adapter.assemble(self, per_sentence, batch, request)
+        if not isinstance(assembled, adapter.scores_type):
+            raise TypeError(
+                f"the teacher adapter {adapter.name} returned a {type(assembled).__name__}, "
+                f"not the {adapter.scores_type.__name__} it declares"
+            )
+        validate = getattr(assembled, "validate", None)
+        if validate is not None:
+            validate(batch, f"the teacher adapter {adapter.name}")
+        return assembled
+
+    def outputs(
+        self, adapter: TeacherAdapter, batch: TeacherBatch, entry: TeacherRequest
     ) -> List[Tuple[torch.Tensor, ...]]:
         """
-        The teacher's outputs of each sentence of a batch, from the cache where present.
-
-        sentence_keys : one hashable per sentence holding everything the teacher reads
-            (e.g. `tuple(words)`), or `None` when the batch has no words (no caching).
-        compute : given the positions of the sentences not in the cache, returns their
-            outputs (a tuple of tensors per sentence) by running the teacher on them only.
-        Returns a tuple of tensors per sentence, on `device`, floating point as float32.
+        The teacher's per-sentence outputs (the cache entries) of every sentence of the batch
+        for the entry request `entry`, from the memory cache, else the disk cache, else
+        `adapter.compute` on the missing sentences only (whose results are stored in both).
+        Keys are `adapter.keys(batch)` plus `entry.key_suffix`, under the archive's digest.
+        Returns a tuple of tensors per sentence, on the batch's device, floating point as
+        float32 (as the caches store them: float16 storage rounds, and a sentence's outputs
+        never depend on whether it was a hit).
         """
-        if not self.cache.enabled or sentence_keys is None:
+        device = batch.device
+
+        def compute(rows: List[int]) -> List[Tuple[torch.Tensor, ...]]:
+            with torch.no_grad():
+                return adapter.compute(self, batch, rows, entry)
+
+        sentence_keys = adapter.keys(batch) if self.cache.enabled else None
+        if sentence_keys is None:
             if self.cache.enabled and not self._warned_uncached:
                 logger.warning("teacher outputs are not cached: the batch has no metadata words")
                 self._warned_uncached = True
-            return list(compute(list(range(batch_size))))
+            found = list(compute(list(range(batch.batch_size))))
+            return [self._served(entry_tensors, device) for entry_tensors in found]
+        self.model  # noqa: B018  (the archive's digest keys the entries)
+        sentence_keys = [(*key, *entry.key_suffix) if entry.key_suffix else key for key in sentence_keys]
         keys = [(self.digest, key) for key in sentence_keys]
         found: List[Optional[Tuple[torch.Tensor, ...]]] = [self.cache.get(key) for key in keys]
         disk = self.disk if self.disk is not None and self.disk.enabled else None
         if disk is not None:
-            for i, entry in enumerate(found):
-                if entry is None:
+            for i, cached in enumerate(found):
+                if cached is None:
                     stored = disk.get(self.digest, sentence_keys[i])  # type: ignore[arg-type]
                     if stored is not None:
                         self.cache.put(keys[i], stored)
                         found[i] = self.cache.peek(keys[i]) or stored
-        missing = [i for i, entry in enumerate(found) if entry is None]
+        missing = [i for i, cached in enumerate(found) if cached is None]
         if missing:
-            for i, outputs in zip(missing, compute(missing)):
+            for i, computed in zip(missing, compute(missing)):
                 if disk is not None:
-                    disk.put(self.digest, sentence_keys[i], outputs)  # type: ignore[arg-type]
-                self.cache.put(keys[i], outputs)
-                # serve what the caches hold (float16 storage rounds), so a sentence's
-                # targets never depend on whether it was a hit
-                found[i] = self.cache.peek(keys[i]) or tuple(self.cache.stored(t) for t in outputs)
-        return [
-            tuple(t.to(device=device, dtype=torch.float32) if t.is_floating_point() else t.to(device)
-                  for t in entry)  # type: ignore[union-attr]
-            for entry in found
-        ]
+                    disk.put(self.digest, sentence_keys[i], computed)  # type: ignore[arg-type]
+                self.cache.put(keys[i], computed)
+                found[i] = self.cache.peek(keys[i]) or tuple(self.cache.stored(t) for t in computed)
+        return [self._served(cached, device) for cached in found]  # type: ignore[arg-type]
+
+    @staticmethod
+    def _served(tensors: Sequence[torch.Tensor], device: torch.device) -> Tuple[torch.Tensor, ...]:
+        return tuple(
+            t.to(device=device, dtype=torch.float32) if t.is_floating_point() else t.to(device)
+            for t in tensors
+        )
 
     # ------------------------------------------------------------------ labels
 

@@ -19,7 +19,7 @@ Metrics (all in AllenNLP's metrics, so in the progress bar, TensorBoard and `met
 With a teacher ensemble the teacher is the first member. The pure functions below are batched
 and tested against loops.
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import torch
 from allennlp.training.metrics import Metric
@@ -65,15 +65,6 @@ class ExpectedCalibrationError(Metric):
         self._count = torch.zeros(self.bins, dtype=torch.float64)
         self._confidence = torch.zeros(self.bins, dtype=torch.float64)
         self._correct = torch.zeros(self.bins, dtype=torch.float64)
-
-
-def token_kl(q: torch.Tensor, p: torch.Tensor, mask: torch.Tensor) -> Tuple[float, int]:
-    """`(Σ KL(q_t ‖ p_t), number of tokens)` over the masked positions of `q, p [B, T, C]`
-    (probabilities; `0 · log 0 = 0`, `p` floored at the smallest positive float)."""
-    tiny = torch.finfo(p.dtype).tiny
-    kl = (torch.xlogy(q, q) - q * p.clamp(min=tiny).log()).sum(-1)
-    mask = mask.bool()
-    return float(kl[mask].sum()), int(mask.sum())
 
 
 class TeacherDiagnostics:

@@ -1,0 +1,11 @@
+"""
+The tasks: per structure kind, how scores are read from a model, its teacher adapter and its
+student mixin — taggers (`"tagger"`), biaffine parsers (`"parser"`) and a parser teaching a
+sequence-labelling parser (`"dependency_labels"`) — plus what every student shares
+(`DistilledModelMixin`) and the teacher diagnostics.
+"""
+from allennlp_subkd.distillation.tasks.student import DistilledModelMixin
+from allennlp_subkd.distillation.tasks.diagnostics import TeacherDiagnostics
+from allennlp_subkd.distillation.tasks.tagger import DistilledTaggerMixin, TaggerTeacherAdapter
+from allennlp_subkd.distillation.tasks.parser import DistilledParserMixin, ParserTeacherAdapter
+from allennlp_subkd.distillation.tasks.dependency_labels import DependencyLabelsTeacherAdapter
