@@ -3,8 +3,8 @@ How well each student imitates its teacher (`make bench-agreement`): the first-s
 every method of `benchmarks/results/{ner,dep}.json` evaluated on the test set with
 `allennlp evaluate` and the teacher diagnostics on (`teacher: {diagnostics: true}`): agreement
 with the teacher's decoded output, KL to its marginals, and the student's calibration error
-against gold (`allennlp_subkd.distillation.tasks.diagnostics`). The teacher runs once per test sentence
-(its disk cache of `run.py` holds the training sentences; the test sentences are added to it).
+against gold (`allennlp_subkd.distillation.tasks.diagnostics`). The teacher runs once per test
+sentence (its disk cache of `run.py` holds the training sentences; the test sentences are added to it).
 Writes `benchmarks/results/{task}_agreement.{json,md}`.
 
     python benchmarks/agreement.py ner|dep [--threads 2]
@@ -17,14 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import AGREEMENT_METRICS as METRICS, agreement_markdown  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-METRICS = {
-    "ner": [("test F1", "f1-measure-overall"), ("agreement", "teacher_agreement"),
-            ("KL to teacher", "teacher_kl"), ("ECE", "calibration_error")],
-    "dep": [("test LAS", "LAS"), ("head agreement", "teacher_arc_agreement"),
-            ("head+relation agreement", "teacher_label_agreement"), ("KL to teacher", "teacher_kl"),
-            ("ECE (heads)", "calibration_error")],
-}
 
 
 def evaluate(archive: str, test: str, teacher: str, cache: str, out: Path, threads: int) -> dict:
@@ -65,18 +61,7 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     out = ROOT / "benchmarks" / "results" / f"{args.task}_agreement"
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    columns = METRICS[args.task]
-    lines = ["| student (seed 13) | " + " | ".join(name for name, _ in columns) + " |",
-             "|---|" + "---|" * len(columns)]
-    for row in rows:
-        values = [row["metrics"].get(key) for _, key in columns]
-        cells = [f"{100 * v:.2f}" if key != "teacher_kl" else f"{v:.3f}" for (_, key), v in zip(columns, values)]
-        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
-    lines += ["", "Test set; agreement and ECE in %, KL in nats per token (per word for parsers), mean over "
-              "tokens/words. The teacher decodes with its own argmax / Viterbi (see "
-              "`allennlp_subkd/distillation/diagnostics.py`).", "", f"Command: `{meta['command']}` "
-              f"({meta['wall_seconds'] / 60:.0f} min, {meta['date']})"]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    out.with_suffix(".md").write_text(agreement_markdown(args.task, {"meta": meta, "rows": rows}))
     print("wrote", out.with_suffix(".md"))
 
 

@@ -1,14 +1,31 @@
-"""Render a benchmark result file (`benchmarks/results/{task}.json`) as a Markdown table
-(`{task}.md`) and a plot of test accuracy against the epoch-time ratio (`{task}.png`).
+"""Render the committed benchmark results (`benchmarks/results/*.json`): the JSON is the source,
+every table in the Markdown files is rendered from it, never typed.
 
-    python benchmarks/report.py benchmarks/results/ner.json
+    python benchmarks/report.py benchmarks/results/ner.json    # results/ner.md, ner.png, ner_speed.png
+    python benchmarks/report.py benchmarks/results/ner_agreement.json   # results/ner_agreement.md
+    python benchmarks/report.py readme            # the marked tables of README.md, benchmarks/README.md, docs/*.md
+    python benchmarks/report.py readme --check    # exit 1 (and name them) if any marked table is stale
+
+`{task}.json` (`run.py`) gives `{task}.md` (the full table, the size/speed table, the notes) and the
+plots; `{task}_agreement.json` (`agreement.py`) and `ner_teacher_casing.json` (`teacher_casing.py`)
+give their `.md`. `readme` rewrites every block between `<!-- results:NAME -->` and
+`<!-- /results:NAME -->` in the Markdown files of `MARKED_FILES` with `block(NAME)`: a line naming
+the command that measured it and the JSON it was rendered from, then the table (`BLOCKS` lists the
+names). `tests/test_report.py` checks that the committed blocks are exactly this output.
 """
+import argparse
 import json
+import os
+import re
 import statistics
 import sys
 from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
 
 MAIN_METRIC = {"ner": ("f1-measure-overall", "F1"), "dep": ("LAS", "LAS")}
 EXTRA_METRIC = {"dep": ("UAS", "UAS")}
@@ -35,11 +52,21 @@ def summarise(runs: List[Dict], task: str) -> "OrderedDict[str, Dict]":
     return rows
 
 
-def render(path: Path) -> None:
-    result = json.loads(path.read_text())
-    meta, runs = result["meta"], result["runs"]
+def _table(header: List[str], rows: List[List[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# run.py results: benchmarks/results/{ner,dep}.json
+
+
+def task_rows(result: Dict) -> Tuple[List[str], List[List[str]]]:
+    """The full table of a `run.py` result: its header and one row of cells per method."""
+    runs = result["runs"]
     task = runs[0]["task"]
-    key, label = MAIN_METRIC[task]
+    _, label = MAIN_METRIC[task]
     rows = summarise(runs, task)
     teacher = statistics.mean(rows["teacher"]["main"])
     plain = statistics.mean(rows["no KD"]["main"])
@@ -49,7 +76,7 @@ def render(path: Path) -> None:
     header = ["method", f"test {label}"] + ([f"test {extra[1]}"] if extra else []) + [
         f"Δ {label} vs no KD", "gap closed", "s/epoch (cache warm)", "× no KD", "later epochs × no KD",
         "s/epoch (cache cold)", "× no KD (cache cold)", "peak RSS MB"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table = []
     for method, row in rows.items():
         cached, uncached = row["cached"], row["uncached"]
         cells = [method, mean_std(row["main"])]
@@ -67,8 +94,15 @@ def render(path: Path) -> None:
                       f"{uncached[0]['epoch_seconds_mean']:.1f}" if uncached else "",
                       f"{uncached[0]['ratio_to_plain']:.2f}" if uncached else "",
                       f"{max(r['peak_rss_mb'] for r in cached):.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+        table.append(cells)
+    return header, table
 
+
+def task_notes(result: Dict) -> List[str]:
+    meta, runs = result["meta"], result["runs"]
+    task = runs[0]["task"]
+    _, label = MAIN_METRIC[task]
+    rows = summarise(runs, task)
     data = meta["data"]
     seeds = meta["seeds"]
     cache_note = ""
@@ -83,7 +117,7 @@ def render(path: Path) -> None:
             f"{size.get('on_disk_mb', 0):.1f} MB on disk); every KD student reads it. Cache cold: no cache, "
             f"the teacher runs on every batch (the first epoch of a run with an empty cache).")
     subset = "the full training set" if meta.get("data_full") else "a fixed random subset"
-    notes = [
+    return [
         f"Test {label} in % (mean ± std over seeds {seeds}); teacher ({meta.get('teacher_config', 'teacher')}): one run. "
         f"Data: {data['train']['sentences']} training sentences ({subset}), "
         f"{data['dev']['sentences']} dev (model selection), {data['test']['sentences']} test sentences. "
@@ -100,12 +134,65 @@ def render(path: Path) -> None:
         f"whole suite {meta['wall_seconds'] / 60:.0f} min.",
         f"Command: `{meta['command']}`",
     ]
+
+
+def task_markdown(result: Dict) -> str:
+    """`{task}.md`: the full table, the size and speed table, the notes."""
+    runs = result["runs"]
+    task = runs[0]["task"]
+    _, label = MAIN_METRIC[task]
+    rows = summarise(runs, task)
+    teacher = statistics.mean(rows["teacher"]["main"])
+    header, table = task_rows(result)
     speed = speed_table(rows, teacher, label)
+    return (f"### {task.upper()} benchmark\n\n" + _table(header, table) + "\n\n" + speed
+            + "\n\n".join(task_notes(result)) + "\n")
+
+
+HEADLINE_COLUMNS = {"× no KD": "epoch time × no KD"}
+
+
+def headline_markdown(result: Dict) -> str:
+    """The front page's table of a `run.py` result: the teacher and every method measured on every
+    seed (single-run variants stay in the full table), with score, gain, gap closed and cost."""
+    meta, runs = result["meta"], result["runs"]
+    task = runs[0]["task"]
+    _, label = MAIN_METRIC[task]
+    extra = EXTRA_METRIC.get(task)
+    header, table = task_rows(result)
+    rows = summarise(runs, task)
+    keep = ["method", f"test {label}"] + ([f"test {extra[1]}"] if extra else []) + \
+        [f"Δ {label} vs no KD", "gap closed", "× no KD"]
+    columns = [header.index(name) for name in keep]
+    seeds = len(meta["seeds"])
+    chosen = [[cells[i] for i in columns] for cells, (method, row) in zip(table, rows.items())
+              if method == "teacher" or len(row["cached"]) == seeds]
+    data = meta["data"]
+    note = (f"Test {label} in % on {data['test']['sentences']} test sentences: mean ± std over seeds "
+            f"{meta['seeds']} (the teacher, `{meta.get('teacher_config', 'teacher')}`: one run); every student "
+            f"is the same small model, {meta['epochs']['student']} epochs on {data['train']['sentences']} "
+            f"training sentences. `gap closed` = (KD − no KD) / (teacher − no KD); `epoch time × no KD` = a "
+            f"training epoch's time over the plain student's, the teacher's outputs read from its disk cache.")
+    return _table([HEADLINE_COLUMNS.get(name, name) for name in keep], chosen) + "\n\n" + note + "\n"
+
+
+def render(path: Path) -> None:
+    """`results/{task}.json` → `{task}.md`, `{task}.png` (and `{task}_speed.png`); other result
+    files with a renderer here (`*_agreement.json`, `ner_teacher_casing.json`) → their `.md`."""
+    result = json.loads(path.read_text())
     out_md = path.with_suffix(".md")
-    out_md.write_text(f"### {task.upper()} benchmark\n\n" + "\n".join(lines) + "\n\n" + speed
-                      + "\n\n".join(notes) + "\n")
+    if path.stem in FILE_RENDERERS:
+        out_md.write_text(FILE_RENDERERS[path.stem](result))
+        print(out_md.read_text())  # noqa: T201 (a report script)
+        return
+    runs = result["runs"]
+    task = runs[0]["task"]
+    _, label = MAIN_METRIC[task]
+    rows = summarise(runs, task)
+    teacher = statistics.mean(rows["teacher"]["main"])
+    out_md.write_text(task_markdown(result))
     plot(rows, task, label, path.with_suffix(".png"), teacher)
-    if speed:
+    if speed_table(rows, teacher, label):
         plot_speed(rows, task, label, path.with_name(path.stem + "_speed.png"))
     print(out_md.read_text())  # noqa: T201 (a report script)
 
@@ -188,6 +275,213 @@ def plot(rows, task: str, label: str, out: Path, teacher: float) -> None:
     fig.savefig(out)
 
 
-if __name__ == "__main__":
-    for argument in sys.argv[1:]:
+# ---------------------------------------------------------------------------------------------
+# the other result files
+
+
+AGREEMENT_METRICS = {
+    "ner": [("test F1", "f1-measure-overall"), ("agreement", "teacher_agreement"),
+            ("KL to teacher", "teacher_kl"), ("ECE", "calibration_error")],
+    "dep": [("test LAS", "LAS"), ("head agreement", "teacher_arc_agreement"),
+            ("head+relation agreement", "teacher_label_agreement"), ("KL to teacher", "teacher_kl"),
+            ("ECE (heads)", "calibration_error")],
+}
+
+
+def agreement_markdown(task: str, result: Dict) -> str:
+    """`{task}_agreement.md` (`agreement.py`): each first-seed student's imitation of its teacher."""
+    meta, rows = result["meta"], result["rows"]
+    columns = AGREEMENT_METRICS[task]
+    lines = ["| student (seed 13) | " + " | ".join(name for name, _ in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for row in rows:
+        values = [row["metrics"].get(key) for _, key in columns]
+        cells = [f"{100 * v:.2f}" if key != "teacher_kl" else f"{v:.3f}" for (_, key), v in zip(columns, values)]
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    lines += ["", "Test set; agreement and ECE in %, KL in nats per token (per word for parsers), mean over "
+              "tokens/words. The teacher decodes with its own argmax / Viterbi (see "
+              "`allennlp_subkd/distillation/tasks/diagnostics.py`).", "", f"Command: `{meta['command']}` "
+              f"({meta['wall_seconds'] / 60:.0f} min, {meta['date']})"]
+    return "\n".join(lines) + "\n"
+
+
+def casing_markdown(result: Dict) -> str:
+    """`ner_teacher_casing.md` (`teacher_casing.py`): the transformer teacher's casing input."""
+    meta, records = result["meta"], result["runs"]
+    lines = ["| casing input | dev F1 | test F1 | best epoch | s/epoch |", "|---|---|---|---|---|"]
+    for r in records:
+        lines.append(f"| {r['variant']} | {100 * r['dev_f1']:.2f} | {100 * r['test_f1']:.2f} | "
+                     f"{r['best_epoch']} | {r['epoch_seconds_mean']:.0f} |")
+    return ("### NER teacher: giving the uncased MiniLM its casing back\n\n" + "\n".join(lines) + "\n\n"
+            f"all-MiniLM-L6-v2 + CRF fine-tuned on the shipped 1,000-sentence UNER-EWT sample, {meta['epochs']} "
+            f"epochs, seed 13, {meta['threads']} thread(s); the variant is chosen on dev F1. Machine: "
+            f"{meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}, "
+            f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
+
+
+def sweep_markdown(result: Dict) -> str:
+    """`{task}_sweep.md`, by `sweep.py`'s own renderer."""
+    sys.path.insert(0, str(HERE))
+    from sweep import render as render_sweep
+
+    return render_sweep(result["meta"], result["runs"])
+
+
+def extra_markdown(suite: str, result: Dict) -> str:
+    """`dep_tagger.md` / `ner_ensemble.md`, by `extra.py`'s own renderer."""
+    sys.path.insert(0, str(HERE))
+    from extra import table
+
+    return table(suite, result, "f1-measure-overall", result["meta"])
+
+
+KERNEL_CLASSES = {"linear_chain": "LinearChainCRF", "matrix_tree": "NonProjectiveDependencyCRF",
+                  "eisner": "DependencyCRF"}
+
+
+def kernels_summary(report: Dict) -> str:
+    """The ratios of `kernels.json` (`kernels.py`; the full table with timings is `kernels.md`)."""
+    ratios: "OrderedDict[str, Dict[str, float]]" = OrderedDict()
+    for row in report["timings"]:
+        ratios.setdefault(row["kernel"], {})[row["mode"]] = row["ratio"]
+    lines = ["| kernel | pytorch-struct | forward: ours / theirs | forward+backward: ours / theirs |",
+             "| --- | --- | ---: | ---: |"]
+    for kernel, modes in ratios.items():
+        lines.append(f"| `{kernel}` | `{KERNEL_CLASSES[kernel.split()[0]]}` | {modes['forward']:.3f} | "
+                     f"{modes['forward+backward']:.3f} |")
+    cfg, mach = report["config"], report["machine"]
+    lines += ["", f"{cfg['dtype']}, B = {cfg['batch']}, n = {cfg['length']}, C = {cfg['labels']}, "
+              f"{mach['torch_threads']} torch thread(s), median of {cfg['repeats']} runs after {cfg['warmup']} "
+              f"warm-up runs, the two libraries interleaved; < 1: ours is faster. Machine: {mach['cpu_model']}, "
+              f"torch {mach['torch']}, torch-struct {mach['torch_struct']}, {report['date_utc']} UTC."]
+    return "\n".join(lines) + "\n"
+
+
+def load_check_markdown(result: Dict) -> str:
+    """`load_check.json` (`scripts/load_check.py`): one process predicting many sentences."""
+    header = ["sentences", "words", "batch", "threads", "sentences/s", "words/s", "RSS after load (MiB)",
+              "after the first batch", "at half way", "at the end", "growth over the second half"]
+    cells = [str(result["sentences"]), str(result["words"]), str(result["batch_size"]), str(result["threads"]),
+             f"{result['sentences_per_second']:.0f}", f"{result['words_per_second']:.0f}",
+             f"{result['rss_mb_after_load']:.1f}", f"{result['rss_mb_after_first_batch']:.1f}",
+             f"{result['rss_mb_at_half']:.1f}", f"{result['rss_mb_at_end']:.1f}",
+             f"{result['growth_mb_second_half']:+.1f}"]
+    steps = ", ".join(f"{v:.1f}" for v in result["rss_mb_every_10_percent"])
+    return (_table(header, [cells]) + f"\n\nModel `{result['model']}` (`{result['archive']}`), data "
+            f"`{result['data']}` (cycled), {result['date']}. Resident memory (MiB) at every 10 % of the "
+            f"sentences: {steps}.\n")
+
+
+# the per-file renderers of `render(path)` (besides `{task}.json`)
+FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
+    "ner_agreement": lambda result: agreement_markdown("ner", result),
+    "dep_agreement": lambda result: agreement_markdown("dep", result),
+    "ner_teacher_casing": casing_markdown,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# marked blocks in the documentation
+
+
+def _body(markdown: str) -> str:
+    """A renderer's Markdown without its `###` title and its `Command:` paragraph (the block names
+    the command above the table)."""
+    paragraphs = [p for p in markdown.strip("\n").split("\n\n")
+                  if not p.startswith("### ") and not p.startswith("Command: `")]
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def _command(result: Dict) -> str:
+    return (result.get("meta") or result)["command"]
+
+
+# name -> (results file, renderer of the block's table)
+BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
+    "ner": ("ner.json", headline_markdown),
+    "dep": ("dep.json", headline_markdown),
+    "ner-full": ("ner.json", lambda result: _body(task_markdown(result))),
+    "dep-full": ("dep.json", lambda result: _body(task_markdown(result))),
+    "ner-sweep": ("ner_sweep.json", lambda result: _body(sweep_markdown(result))),
+    "dep-sweep": ("dep_sweep.json", lambda result: _body(sweep_markdown(result))),
+    "ner-casing": ("ner_teacher_casing.json", lambda result: _body(casing_markdown(result))),
+    "case1b": ("dep_tagger.json", lambda result: _body(extra_markdown("case1b", result))),
+    "ensemble": ("ner_ensemble.json", lambda result: _body(extra_markdown("ensemble", result))),
+    "ner-agreement": ("ner_agreement.json", lambda result: _body(agreement_markdown("ner", result))),
+    "dep-agreement": ("dep_agreement.json", lambda result: _body(agreement_markdown("dep", result))),
+    "kernels": ("kernels.json", kernels_summary),
+    "load-check": ("load_check.json", load_check_markdown),
+}
+
+# the Markdown files whose marked blocks `readme` rewrites (relative to the repository root)
+MARKED_FILES = ["README.md", "benchmarks/README.md", "docs/configuration.md", "docs/objectives.md",
+                "docs/operations.md"]
+
+MARKER = re.compile(r"<!-- results:(?P<name>[a-z0-9-]+) -->\n(?P<body>.*?)<!-- /results:(?P=name) -->",
+                    re.DOTALL)
+RENDER_COMMAND = "python benchmarks/report.py readme"
+
+
+def block(name: str, where: Path = ROOT, results: Path = RESULTS) -> str:
+    """The text of the marked block `name` in a Markdown file of the folder `where`: the commands
+    that measured and rendered it, a link to its JSON (relative to `where`), then its table."""
+    if name not in BLOCKS:
+        raise KeyError(f"no results block named {name!r}; known: {', '.join(BLOCKS)}")
+    filename, renderer = BLOCKS[name]
+    path = results / filename
+    result = json.loads(path.read_text())
+    link = Path(os.path.relpath(path, where)).as_posix()
+    return (f"Measured by `{_command(result)}`; rendered from [`{link}`]({link}) by "
+            f"`{RENDER_COMMAND}`.\n\n" + renderer(result))
+
+
+def marked_blocks(text: str) -> Dict[str, str]:
+    """name -> the body between its markers, for every marked block of a Markdown text."""
+    return {match["name"]: match["body"] for match in MARKER.finditer(text)}
+
+
+def fill_blocks(text: str, where: Path = ROOT, results: Path = RESULTS) -> str:
+    """`text` with the body of every marked block replaced by `block(name)`."""
+    opened = re.findall(r"<!-- results:([a-z0-9-]+) -->", text)
+    closed = re.findall(r"<!-- /results:([a-z0-9-]+) -->", text)
+    if sorted(opened) != sorted(closed) or len(marked_blocks(text)) != len(opened):
+        raise ValueError(f"unbalanced results markers: opened {opened}, closed {closed}")
+    return MARKER.sub(lambda match: f"<!-- results:{match['name']} -->\n{block(match['name'], where, results)}"
+                                    f"<!-- /results:{match['name']} -->", text)
+
+
+def readme(check: bool = False, root: Path = ROOT) -> List[str]:
+    """Rewrite (or, with `check`, only compare) the marked blocks of `MARKED_FILES`; returns the
+    files that were (or would be) changed."""
+    changed = []
+    for name in MARKED_FILES:
+        path = root / name
+        if not path.exists():
+            continue
+        text = path.read_text()
+        new = fill_blocks(text, path.parent)
+        if new != text:
+            changed.append(name)
+            if not check:
+                path.write_text(new)
+    return changed
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["readme"]:
+        parser = argparse.ArgumentParser(prog="report.py readme",
+                                         description="Render the marked results tables of the documentation.")
+        parser.add_argument("--check", action="store_true", help="only check; exit 1 if a table is stale")
+        args = parser.parse_args(argv[1:])
+        changed = readme(check=args.check)
+        for name in changed:
+            print(("stale: " if args.check else "rewrote: ") + name)  # noqa: T201 (a report script)
+        return 1 if args.check and changed else 0
+    for argument in argv:
         render(Path(argument))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,6 +20,7 @@ from pathlib import Path
 from allennlp.common import Params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import casing_markdown  # noqa: E402
 from run import ROOT, git_commit, machine, train  # noqa: E402
 
 import allennlp_subkd  # noqa: F401,E402
@@ -76,15 +77,7 @@ def main() -> None:
             "machine": machine(), "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     results = Path(args.results_dir)
     (results / "ner_teacher_casing.json").write_text(json.dumps({"meta": meta, "runs": records}, indent=1))
-    lines = ["| casing input | dev F1 | test F1 | best epoch | s/epoch |", "|---|---|---|---|---|"]
-    for r in records:
-        lines.append(f"| {r['variant']} | {100 * r['dev_f1']:.2f} | {100 * r['test_f1']:.2f} | "
-                     f"{r['best_epoch']} | {r['epoch_seconds_mean']:.0f} |")
-    text = ("### NER teacher: giving the uncased MiniLM its casing back\n\n" + "\n".join(lines) + "\n\n"
-            f"all-MiniLM-L6-v2 + CRF fine-tuned on the shipped 1,000-sentence UNER-EWT sample, {args.epochs} "
-            f"epochs, seed 13, {args.threads} thread(s); the variant is chosen on dev F1. Machine: "
-            f"{meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}, "
-            f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
+    text = casing_markdown({"meta": meta, "runs": records})
     (results / "ner_teacher_casing.md").write_text(text)
     print(text)  # noqa: T201 (a report script)
 

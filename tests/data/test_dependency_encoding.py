@@ -1,4 +1,5 @@
 """The relative-POS head encoding: hand-checked labels, round trips, bad labels, repair."""
+import glob
 import random
 import re
 from typing import List, Tuple
@@ -17,11 +18,10 @@ from allennlp_subkd.data.dependency_encoding import (
 )
 from allennlp_subkd.data.dependency_label_reader import DependencyLabelsDatasetReader
 
-CONLLU_FILES = [
-    "fixtures/dep/tiny.conllu",
-    "fixtures/dep/tiny_teacher.conllu",
-    "fixtures/data/ud_ewt/dev.conllu",
-]
+#: Every tree of the shipped sample (all of fixtures/data/ud_ewt: train, dev and test,
+#: 1,500 trees) and of the tiny test treebanks (36 trees).
+SAMPLE_FILES = sorted(glob.glob("fixtures/data/ud_ewt/*.conllu"))
+CONLLU_FILES = ["fixtures/dep/tiny.conllu", "fixtures/dep/tiny_teacher.conllu"] + SAMPLE_FILES
 POS = ["PRON", "VERB", "DET", "NOUN"]
 HEADS = [2, 0, 4, 2]
 RELATIONS = ["nsubj", "root", "det", "obj"]
@@ -68,10 +68,26 @@ def test_split_label_keeps_colons_in_relations():
     assert split_label("+13@ROOT@root") == (13, "ROOT", "root")
 
 
+def count_sentences(path: str) -> int:
+    """Sentences of a CoNLL-U file, counted without the reader: blank-line separated
+    blocks with at least one word line (an integer id)."""
+    with open(path) as conllu_file:
+        blocks = conllu_file.read().split("\n\n")
+    return sum(
+        any(line.split("\t", 1)[0].isdigit() for line in block.splitlines()) for block in blocks
+    )
+
+
+def test_the_round_trip_covers_the_whole_sample():
+    assert [p.split("/")[-1] for p in SAMPLE_FILES] == ["dev.conllu", "test.conllu", "train.conllu"]
+    assert sum(count_sentences(path) for path in SAMPLE_FILES) == 1500  # fixtures/data/README.md
+
+
 @pytest.mark.parametrize("path", CONLLU_FILES)
 def test_round_trip_on_every_treebank_sentence(path):
     instances = list(DependencyLabelsDatasetReader().read(path))
-    assert instances
+    # Every sentence of the file is read (none skipped), and every one has a tree.
+    assert len(instances) == count_sentences(path) > 0
     for instance in instances:
         metadata = instance["metadata"].metadata
         round_trip(metadata["pos"], metadata["gold_heads"], metadata["gold_relations"])
@@ -101,31 +117,38 @@ def test_arc_codes_agree_with_arc_code_and_decode_head():
               "+1@@det", "+1@NOUN@", "++1@NOUN@det", "+1.0@NOUN@det"]
 )
 def test_invalid_labels_are_rejected_naming_the_label(label):
-    with pytest.raises(ValueError, match=re.escape(label)):
+    with pytest.raises(ValueError, match=re.escape(f"{label!r} is not a label 'offset@head_pos@relation'")):
         split_label(label)
     assert not is_encoded_label(label)
 
 
 @pytest.mark.parametrize(
-    "dependent, head", [(2, 2), (0, 1), (5, 1), (1, 5), (1, -1)]
+    "dependent, head, message",
+    [
+        (2, 2, "dependent 2 cannot be its own head"),
+        (0, 1, "dependent 0 is outside 1..4"),
+        (5, 1, "dependent 5 is outside 1..4"),
+        (1, 5, "head 5 is outside 0..4"),
+        (1, -1, "head -1 is outside 0..4"),
+    ],
 )
-def test_arc_code_rejects_bad_positions(dependent, head):
-    with pytest.raises(ValueError):
+def test_arc_code_rejects_bad_positions(dependent, head, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         arc_code(POS, dependent, head)
 
 
 @pytest.mark.parametrize(
     "heads, relations, pos, message",
     [
-        ([2, 0], ["nsubj"], ["PRON", "VERB"], "length"),
-        ([3, 0], ["nsubj", "root"], ["PRON", "VERB"], "word 1"),
-        ([2, 2], ["nsubj", "root"], ["PRON", "VERB"], "word 2"),
-        ([2, 0], ["nsubj", "root"], ["PRON", "VE@RB"], "word 2"),
-        ([2, 0], ["", "root"], ["PRON", "VERB"], "word 1"),
+        ([2, 0], ["nsubj"], ["PRON", "VERB"], "heads, relations and pos differ in length: 2, 1, 2"),
+        ([3, 0], ["nsubj", "root"], ["PRON", "VERB"], "word 1: head 3 is outside 0..2"),
+        ([2, 2], ["nsubj", "root"], ["PRON", "VERB"], "word 2: a word cannot be its own head"),
+        ([2, 0], ["nsubj", "root"], ["PRON", "VE@RB"], "word 2: POS 'VE@RB' must be non-empty and without '@'"),
+        ([2, 0], ["", "root"], ["PRON", "VERB"], "word 1: relation '' must be non-empty and without '@'"),
     ],
 )
 def test_encode_rejects_bad_trees_naming_the_word(heads, relations, pos, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         encode(heads, relations, pos)
 
 
@@ -165,9 +188,9 @@ def test_decode_keeps_cycles():
 
 @pytest.mark.parametrize(
     "ranked, message",
-    [([["+1@VERB@nsubj"]], "lists of labels"), ([[], ["-1@ROOT@root"]], "word 1"),
-     ([["+1@VERB"], ["-1@ROOT@root"]], r"\+1@VERB")],
+    [([["+1@VERB@nsubj"]], "1 lists of labels for 2 words"), ([[], ["-1@ROOT@root"]], "word 1 has no labels"),
+     ([["+1@VERB"], ["-1@ROOT@root"]], "'+1@VERB' is not a label 'offset@head_pos@relation'")],
 )
 def test_decode_rejects_bad_input(ranked, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         decode(["PRON", "VERB"], ranked)

@@ -74,7 +74,7 @@ def test_text_to_instance_without_heads_has_no_tags():
 
 
 def test_text_to_instance_needs_heads_and_relations_together():
-    with pytest.raises(ValueError, match="together"):
+    with pytest.raises(ValueError, match="^heads and relations must be given together$"):
         DependencyLabelsDatasetReader().text_to_instance(["Hi"], ["INTJ"], heads=[0])
 
 

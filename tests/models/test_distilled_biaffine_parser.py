@@ -383,14 +383,15 @@ class TestDistilledBiaffineParser(ModelTestCase):
     @pytest.mark.parametrize(
         "model_overrides, message",
         [
-            ({"gold_loss": "global"}, "global"),
+            ({"gold_loss": "global"}, 'gold_loss must be "local" or "tree", got \'global\''),
             ({"tree": "projective"}, 'only applies to gold_loss "tree"'),
-            ({"gold_loss": "tree", "tree": "spanning"}, "spanning"),
+            ({"gold_loss": "tree", "tree": "spanning"},
+             r'tree must be "nonprojective" \(matrix-tree\) or "projective" \(Eisner\), got \'spanning\''),
             (
                 {"gold_loss": "tree", "tree": "projective", "distillation": {"type": "structural", "tree": "nonprojective"}},
                 "differs from the structural objective's tree",
             ),
-            ({"distillation": {"type": "posterior"}}, "posterior"),
+            ({"distillation": {"type": "posterior"}}, r"^posterior not in acceptable choices for \S*distillation\.type"),
             ({"teacher": None}, "needs a teacher"),
             ({"distillation": None}, "no distillation objective"),
         ],

@@ -1,6 +1,7 @@
 """Hostile input for `allennlp predict` with our predictors: a clear error or a correct result,
 never a stack trace from inside torch, and always exactly one label per input word."""
 import json
+import re
 import sys
 
 import pytest
@@ -52,7 +53,7 @@ def test_the_sentence_tokenizer_splits_punctuation_contractions_and_keeps_urls()
     assert tokenize("See https://example.com/a?b=1 now") == ["See", "https://example.com/a?b=1", "now"]
     assert tokenize("  spaced   out  ") == ["spaced", "out"]
     assert tokenize("call.", "whitespace") == ["call."]
-    with pytest.raises(ValueError, match="sentence_tokenizer"):
+    with pytest.raises(ValueError, match=r"^sentence_tokenizer must be one of \('spacy', 'whitespace'\), got 'bpe'$"):
         tokenize("x", "bpe")
 
 
@@ -62,7 +63,7 @@ def test_raw_sentences_are_tokenised_unless_whitespace_is_asked_for(tagger_archi
     assert spacy["words"] == ["EU", "rejects", "German", "call", "."] and len(spacy["tags"]) == 5
     (split,) = predict(tagger_archive, lines, tmp_path, "--predictor-args", json.dumps({"sentence_tokenizer": "whitespace"}))
     assert split["words"] == ["EU", "rejects", "German", "call."]
-    with pytest.raises(ConfigurationError, match="sentence_tokenizer"):
+    with pytest.raises(ConfigurationError, match=r"^sentence_tokenizer must be one of \('spacy', 'whitespace'\), got 'x'$"):
         Predictor.from_archive(load_archive(tagger_archive), "pretokenized_tagger", extra_args={"sentence_tokenizer": "x"})
 
 
@@ -107,12 +108,13 @@ def test_every_output_has_one_label_per_input_word(kind, tagger_archive, parser_
 
 
 @pytest.mark.parametrize("item, message", [
-    ({"tokens": ["a b"]}, "without whitespace"),
-    ({"tokens": ["ok", "\t"]}, "without whitespace"),
-    ({"tokens": "a b"}, "list of strings"),
-    ({"tokens": ["a", 3]}, "list of strings"),
-    ({"sentence": 42}, "must be a string"),
-    ({"text": "hello"}, '"tokens".*"sentence"'),
+    ({"tokens": ["a b"]}, re.escape('"tokens" must be non-empty strings without whitespace, got [\'a b\']')),
+    ({"tokens": ["ok", "\t"]}, re.escape('"tokens" must be non-empty strings without whitespace, got [\'ok\', \'\\t\']')),
+    ({"tokens": "a b"}, re.escape('"tokens" must be a list of strings, got \'a b\'')),
+    ({"tokens": ["a", 3]}, re.escape('"tokens" must be a list of strings, got [\'a\', 3]')),
+    ({"sentence": 42}, re.escape('"sentence" must be a string, got 42')),
+    ({"text": "hello"}, re.escape('each input needs "tokens" (a list of words) or "sentence" (a string to tokenise); '
+                                  "got the keys ['text']")),
 ])
 def test_inputs_that_cannot_be_words_are_clear_errors(item, message, tagger_archive):
     predictor = Predictor.from_archive(load_archive(tagger_archive))
@@ -137,3 +139,43 @@ def test_a_conll_file_with_a_missing_or_extra_column_names_the_line(tmp_path):
     path.write_text(good)
     (instance,) = reader.read(str(path))
     assert instance["tags"].labels == ["B-ORG", "O"]
+
+
+EMPTY_INPUTS = [{"tokens": []}, {"sentence": ""}, {"sentence": "   "}]
+EMPTY_OUTPUTS = {
+    "tagger": {"words": [], "tags": []},
+    "parser": {"words": [], "pos": [], "predicted_heads": [], "predicted_dependencies": []},
+}
+
+
+@pytest.mark.parametrize("kind", ["tagger", "parser"])
+def test_empty_sentences_are_answered_without_the_model(kind, tagger_archive, parser_archive, monkeypatch):
+    """The predictor answers an empty sentence itself (a stock `crf_tagger` or `biaffine_parser`
+    fails on length 0): the model's `forward` never sees one, alone or in a batch."""
+    predictor = Predictor.from_archive(load_archive(tagger_archive if kind == "tagger" else parser_archive))
+    model = predictor._model
+    real_forward = model.forward
+    lengths = []  # the sentence lengths of every batch the model is given
+
+    def spy(**inputs):
+        lengths.append([len(m["words"]) for m in inputs["metadata"]])
+        return real_forward(**inputs)
+
+    def forbidden(**inputs):
+        raise AssertionError(f"the model was called on {[m['words'] for m in inputs['metadata']]}")
+
+    empty = [dict(item, pos=[]) if kind == "parser" else item for item in EMPTY_INPUTS]
+    monkeypatch.setattr(model, "forward", forbidden)
+    for item in empty:
+        assert predictor.predict_json(item) == EMPTY_OUTPUTS[kind]
+    assert predictor.predict_batch_json(empty) == [EMPTY_OUTPUTS[kind]] * len(empty)
+
+    monkeypatch.setattr(model, "forward", spy)
+    words = [["Paris", "is", "nice"], ["Go"]]
+    full = [{"tokens": w, "pos": ["NOUN"] * len(w)} if kind == "parser" else {"tokens": w} for w in words]
+    outputs = predictor.predict_batch_json([empty[0], full[0], empty[1], full[1], empty[2]])
+    assert lengths == [[3, 1]]  # one batch, of the two sentences with words only
+    assert [outputs[i] for i in (0, 2, 4)] == [EMPTY_OUTPUTS[kind]] * 3
+    assert [o["words"] for o in (outputs[1], outputs[3])] == words
+    key = "tags" if kind == "tagger" else "predicted_heads"
+    assert [len(o[key]) for o in (outputs[1], outputs[3])] == [3, 1]

@@ -66,9 +66,9 @@ def test_a_batch_with_empty_and_one_word_sentences(predictor):
     [
         ({"tokens": ["I", "have"]}, 'embeds POS tags: each input needs "pos"'),
         ({"tokens": ["I", "have"], "pos": ["PRON"]}, '"pos" has 1 tags for 2 words'),
-        ({"sentence": "I have", "pos": "PRON VERB"}, '"pos" must be a list'),
+        ({"sentence": "I have", "pos": "PRON VERB"}, '"pos" must be a list of non-empty strings, got \'PRON VERB\''),
         ({"tokens": ["I"], "pos": [""]}, '"pos" must be a list of non-empty strings'),
-        ({"words": ["I"]}, 'needs "tokens"'),
+        ({"words": ["I"]}, r'each input needs "tokens" \(a list of words\) or "sentence" .*; got the keys \[\'words\'\]'),
     ],
 )
 def test_bad_input_is_a_clear_value_error(predictor, json_dict, message):
