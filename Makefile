@@ -1,5 +1,6 @@
-# allennlp-subkd: `make demo` runs the main job, `make test` the tests. Each first creates
-# .venv (Python 3.10, the stack pinned by constraints.txt) when it is missing or stale.
+# allennlp-subkd: `make demo` runs the main job, `make test` the tests (`make test-gpu` the GPU
+# checks alone). Each first creates .venv (Python 3.10, the stack pinned by constraints.txt) when
+# it is missing or stale.
 SHELL := /bin/bash
 PYTHON_VERSION ?= 3.10.13
 VENV ?= .venv
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test demo bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
+.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -21,8 +22,18 @@ $(STAMP): setup.py constraints.txt
 test: $(STAMP)
 	$(PY) -m pytest tests -q
 
+# The tests marked gpu (tests/gpu: distilled students on cuda:0 against the CPU); `make test`
+# collects them too and skips them where torch sees no CUDA device.
+test-gpu: $(STAMP)
+	$(PY) -m pytest tests/gpu -q -m gpu
+
 demo: $(STAMP)
 	$(PY) scripts/demo.py
+
+# Render the results tables of README.md, benchmarks/README.md and docs/ from benchmarks/results/*.json
+# (between <!-- results:NAME --> markers; tests/test_report.py checks they are up to date).
+readme-tables: $(STAMP)
+	$(PY) benchmarks/report.py readme
 
 # Rebuild the committed sample and fixture teachers (needs ../shared/data).
 fixtures: $(STAMP)

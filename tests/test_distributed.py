@@ -1,44 +1,125 @@
 """AllenNLP's `distributed` section with a distilled student: two CPU worker processes
-(gloo), each with its own lazily loaded frozen teacher and cache."""
+(gloo), each with its own lazily loaded frozen teacher and cache, each computing the KD term of
+its own share of the data; a disk cache shared by both ends up complete and readable."""
 import json
+import math
+from pathlib import Path
 
 from allennlp.commands.train import train_model_from_file
+from allennlp.common import Params
+from allennlp.data import DatasetReader
 
 import allennlp_subkd  # noqa: F401
+import tests.per_worker_kd  # noqa: F401  (registers the "test_per_worker_kd" callback here)
+from allennlp_subkd.distillation.cache import archive_digest
+from allennlp_subkd.distillation.disk_cache import decode, entry_files, key_hash
+
+NER_STUDENT = "fixtures/configs/ner_student.jsonnet"
+NER_TEACHER = "fixtures/teachers/ner_crf_teacher.tar.gz"
+NER_DATA = "fixtures/ner/tiny.conll"
+#: the callback that records, in each worker, the sentences it trained on and their KD terms
+PER_WORKER = {"type": "test_per_worker_kd"}
+
+
+def train_on_two_workers(config: str, out: Path, overrides: dict):
+    """Train with two CPU workers; returns each worker's record (`tests/per_worker_kd.py`)."""
+    callbacks = Params.from_file(config).as_dict()["trainer"].get("callbacks", [])
+    overrides = dict(overrides, **{
+        "distributed": {"cuda_devices": [-1, -1]},
+        "trainer.callbacks": callbacks + [PER_WORKER],
+    })
+    train_model_from_file(config, out, overrides=json.dumps(overrides),
+                          include_package=["tests.per_worker_kd"])
+    return [json.loads((out / f"kd_worker{rank}.json").read_text()) for rank in (0, 1)]
+
+
+def training_sentences(config: str, data: str):
+    reader = DatasetReader.from_params(Params.from_file(config)["dataset_reader"])
+    return [[token.text for token in instance["tokens"]] for instance in reader.read(data)]
+
+
+def assert_each_worker_distilled_its_own_share(workers, sentences):
+    """Two processes, each with KD > 0 on every batch it trained on, on disjoint shares of the
+    data that together are all of it."""
+    assert [w["rank"] for w in workers] == [0, 1]
+    assert workers[0]["pid"] != workers[1]["pid"]
+    shares = []
+    for worker in workers:
+        assert worker["batches"], f"worker {worker['rank']} trained on no batch"
+        for batch in worker["batches"]:
+            kd = batch["kd_loss"]
+            assert kd is not None and math.isfinite(kd) and kd > 0, (worker["rank"], batch)
+        shares.append({tuple(s) for batch in worker["batches"] for s in batch["sentences"]})
+    assert not shares[0] & shares[1]  # each worker distilled only its own share
+    assert shares[0] | shares[1] == {tuple(s) for s in sentences}
+
+
+#: AllenNLP 2.10's SpanBasedF1Measure cannot aggregate across workers (a stock limitation, not
+#: ours): distributed taggers select on accuracy
+TAGGER = {"model.calculate_span_f1": False, "trainer.validation_metric": "+accuracy"}
 
 
 def test_distributed_kd_training_on_two_cpu_workers(tmp_path):
     overrides = {
-        "distributed": {"cuda_devices": [-1, -1]},
         "model.distillation": {"type": "structural"},
         "trainer.num_epochs": 2,
         "data_loader": {"batch_size": 3},
-        "test_data_path": "fixtures/ner/tiny.conll",
-        # AllenNLP 2.10's SpanBasedF1Measure cannot aggregate across workers (a stock
-        # limitation, not ours): distributed taggers select on accuracy
-        "model.calculate_span_f1": False,
-        "trainer.validation_metric": "+accuracy",
+        "test_data_path": NER_DATA,
+        **TAGGER,
     }
-    train_model_from_file(
-        "fixtures/configs/ner_student.jsonnet", tmp_path, overrides=json.dumps(overrides)
-    )
+    workers = train_on_two_workers(NER_STUDENT, tmp_path, overrides)
+    # the teacher taught in both workers: each process computed KD on its own share
+    assert_each_worker_distilled_its_own_share(workers, training_sentences(NER_STUDENT, NER_DATA))
+    assert {b["epoch"] for w in workers for b in w["batches"]} == {0, 1}
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["training_kd_loss"] > 0  # the teacher taught in both workers
+    assert metrics["training_kd_loss"] > 0
     assert (tmp_path / "model.tar.gz").is_file()
+
+
+def test_two_workers_share_one_disk_cache(tmp_path):
+    """Both workers write their share of the teacher's outputs into one directory: afterwards
+    every training sentence has exactly one valid entry and no temporary file is left."""
+    cache = tmp_path / "cache"
+    overrides = {
+        "model.distillation": {"type": "structural"},
+        "model.teacher.cache": {"dir": str(cache)},
+        "trainer.num_epochs": 1,
+        "data_loader": {"batch_size": 3},
+        "test_data_path": NER_DATA,  # AllenNLP's distributed vocabulary step reads a null path
+        **TAGGER,
+    }
+    workers = train_on_two_workers(NER_STUDENT, tmp_path / "run", overrides)
+    sentences = training_sentences(NER_STUDENT, NER_DATA)
+    assert_each_worker_distilled_its_own_share(workers, sentences)
+
+    digest = archive_digest(NER_TEACHER)
+    keys = []
+    for path in entry_files(str(cache)):
+        data = path.read_bytes()
+        header = json.loads(data[8:8 + int.from_bytes(data[4:8], "little")].decode("utf-8"))
+        assert header["digest"] == digest
+        tensors = decode(data, digest, tuple(header["key"]))
+        assert tensors is not None, f"{path} is not a complete entry"
+        assert path.stem == key_hash(digest, tuple(header["key"])) and path.parts[-3] == digest[:16]
+        (emissions,) = tensors
+        assert emissions.shape[0] == len(header["key"]) and emissions.isfinite().all()
+        keys.append(tuple(header["key"]))
+    # one entry per sentence: the shares of both workers (neither saw the other's sentences)
+    assert sorted(keys) == sorted(tuple(s) for s in sentences) and len(set(keys)) == len(keys)
+    leftovers = [p for p in cache.rglob("*") if p.is_file() and (p.suffix != ".skd" or p.name.startswith("."))]
+    assert leftovers == []  # no temporary or probe file
 
 
 def test_distributed_parser_kd_training_on_two_cpu_workers(tmp_path):
     overrides = {
-        "distributed": {"cuda_devices": [-1, -1]},
         "model.distillation": {"type": "structural"},
         "model.gold_loss": "tree",
         "trainer.num_epochs": 1,
         "data_loader": {"batch_size": 3},
         "test_data_path": "fixtures/dep/tiny.conllu",
     }
-    train_model_from_file(
-        "fixtures/configs/dep_student.jsonnet", tmp_path, overrides=json.dumps(overrides)
-    )
+    workers = train_on_two_workers("fixtures/configs/dep_student.jsonnet", tmp_path, overrides)
+    assert all(w["batches"] and all(b["kd_loss"] > 0 for b in w["batches"]) for w in workers)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["training_kd_loss"] > 0 and "validation_LAS" in metrics
 

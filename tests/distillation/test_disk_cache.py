@@ -2,12 +2,14 @@
 and misplaced entries, respects its size bound, survives concurrent writers and an unwritable
 directory, and is what `fill-teacher-cache` fills and training reads."""
 import contextlib
+import errno
 import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -260,6 +262,42 @@ def test_unwritable_directory_disables_the_disk_cache_and_training_goes_on(tmp_p
     assert teacher.disk.writes == 0 and teacher.disk.hits == 0
     assert len(teacher.cache) == _sentences(NER_DATA)  # the memory cache still works
     assert blocker.read_text() == "a regular file, not a directory"
+
+
+@pytest.mark.parametrize("refused", ["probe", "first entry"])
+def test_an_existing_directory_that_refuses_writes_leaves_training_on_the_memory_cache(tmp_path, monkeypatch, refused):
+    """The cache directory exists but cannot be written (its mode, a read-only mount, a quota
+    reached). Tests run as root, whom `chmod` does not stop, so the refusal is the
+    `PermissionError` a user gets, raised where the disk cache creates files in that directory:
+    the writability probe at start, or the first entry after a successful probe."""
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    os.chmod(directory, 0o555)  # what a user would have; root ignores it
+
+    def refusing(original):
+        def create(*args, dir=None, **kwargs):  # noqa: A002  (tempfile's argument)
+            if dir is not None and Path(dir).resolve().is_relative_to(directory.resolve()):
+                raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+            return original(*args, dir=dir, **kwargs)
+
+        return create
+
+    name = "NamedTemporaryFile" if refused == "probe" else "mkstemp"
+    monkeypatch.setattr(tempfile, name, refusing(getattr(tempfile, name)))
+
+    overrides = {"trainer.num_epochs": 2, "model.teacher.cache": {"dir": str(directory)}}
+    with _records(LOGGER) as records:  # training resets the root logger's handlers (caplog's)
+        model = train_model_from_file(NER_STUDENT, tmp_path / "run", overrides=json.dumps(overrides))
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(directory) in warnings[0] and "memory" in warnings[0]
+    teacher = model.teacher
+    assert teacher.disk is not None and not teacher.disk.enabled
+    assert teacher.disk.writes == 0 and teacher.disk.hits == 0
+    sentences = _sentences(NER_DATA)
+    assert len(teacher.cache) == sentences  # the memory cache took over...
+    assert teacher.cache.hits == sentences  # ...and served the second epoch
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["training_kd_loss"] > 0
+    assert [p for p in directory.rglob("*") if p.is_file()] == []
 
 
 # ---------------------------------------------------------------------------- concurrent filling

@@ -2,12 +2,14 @@
 adapter, objective and model, with nothing changed in allennlp_subkd.distillation."""
 import itertools
 import json
+import shutil
 
 import pytest
 import torch
 from allennlp.commands.train import train_model_from_file
 from allennlp.common.checks import ConfigurationError
 from allennlp.models.archival import load_archive
+from allennlp.predictors import Predictor
 
 import allennlp_subkd  # noqa: F401
 import examples.graph_parser_kd  # noqa: F401  (registers the example)
@@ -15,6 +17,7 @@ from examples.graph_parser_kd import GraphScores, StructuralGraphDistillation
 
 TEACHER_CONFIG = "examples/graph_parser_kd/teacher.jsonnet"
 STUDENT_CONFIG = "examples/graph_parser_kd/student.jsonnet"
+SDP_DATA = "fixtures/sdp/tiny.sdp"
 
 
 def log_prob(scores: GraphScores, b: int, n: int, arcs, labels, temperature: float) -> torch.Tensor:
@@ -57,15 +60,40 @@ def teacher_archive(tmp_path_factory):
 
 
 def test_a_graph_parser_teaches_a_graph_parser_and_the_student_predicts_alone(teacher_archive, tmp_path):
+    teacher_copy = tmp_path / "teacher.tar.gz"  # the module's teacher serves the other tests
+    shutil.copy(teacher_archive, teacher_copy)
     out = tmp_path / "student"
     model = train_model_from_file(STUDENT_CONFIG, str(out), overrides=json.dumps(
-        {"model.teacher.archive": teacher_archive, "trainer.num_epochs": 1}))
+        {"model.teacher.archive": str(teacher_copy), "trainer.num_epochs": 1}))
     assert model.teacher.loaded
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["training_kd_loss"] > 0
     # the student's archive holds no teacher weight and predicts with the teacher gone
-    student = load_archive(str(out / "model.tar.gz")).model
+    teacher_copy.unlink()
+    archive = load_archive(str(out / "model.tar.gz"))
+    student = archive.model
     assert not any("teacher" in name for name in student.state_dict())
+    assert archive.config["model"]["teacher"]["archive"] == str(teacher_copy)  # named, not needed
+    predictor = Predictor.from_archive(archive)  # graph_parser has no default predictor: the base one
+    instances = list(archive.validation_dataset_reader.read(SDP_DATA))
+    outputs = predictor.predict_batch_instance(instances)
+    sentences = [block for block in open(SDP_DATA).read().split("\n\n") if block.strip()]
+    assert len(outputs) == len(instances) == len(sentences)
+    labels = set(student.vocab.get_token_to_index_vocabulary("labels"))
+    for instance, output in zip(instances, outputs):
+        words = [token.text for token in instance["tokens"]]
+        n = len(words)
+        assert output["tokens"] == words
+        # the student's own arc probabilities for every word pair of this sentence (no self-loops)
+        arc_probs = torch.tensor(output["arc_probs"])[:n, :n]
+        pairs = ~torch.eye(n, dtype=torch.bool)
+        assert arc_probs.shape == (n, n) and ((arc_probs[pairs] > 0) & (arc_probs[pairs] < 1)).all()
+        # the decoded graph (arcs above 0.5, each with a label), possibly empty for this
+        # one-epoch student
+        assert len(output["arcs"]) == len(output["arc_tags"])
+        assert all(0 <= h < n and 0 <= d < n for h, d in output["arcs"])
+        assert set(output["arc_tags"]) <= labels
+    assert not student.teacher.loaded
 
 
 def test_an_ensemble_of_graph_teachers_uses_the_core_mixture(teacher_archive, tmp_path):

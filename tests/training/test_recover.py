@@ -1,7 +1,7 @@
 """Surviving faults: a KD run killed in the middle of an epoch and restarted with
-`allennlp train --recover` finishes, continues teacher annealing at the right epoch and reuses the
-teacher's disk cache; an unwritable serialization directory is AllenNLP's error and leaves no
-archive."""
+`allennlp train --recover` finishes, continues teacher annealing at the right epoch and reads the
+teacher's disk cache instead of recomputing it; an unwritable serialization directory is
+AllenNLP's error and leaves no archive."""
 import json
 import os
 import signal
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from allennlp.models.archival import load_archive
 
 import allennlp_subkd  # noqa: F401
@@ -40,7 +41,9 @@ def test_a_kd_run_killed_mid_epoch_recovers_with_annealing_and_cache(tmp_path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     try:  # kill it hard in the middle of the second epoch, after a mid-epoch checkpoint
-        while not (out / "model_state_e1_b4.th").exists():
+        # AllenNLP saves model_state_e1_b4.th, then training_state_e1_b4.th, each with torch.save
+        # under its final name: kill only once the second is there and complete (it loads)
+        while not _complete_checkpoint(out, "e1_b4"):
             assert process.poll() is None, "training ended before it could be killed"
             assert time.time() < deadline, "no mid-epoch checkpoint appeared"
             time.sleep(0.05)
@@ -50,11 +53,17 @@ def test_a_kd_run_killed_mid_epoch_recovers_with_annealing_and_cache(tmp_path):
         if process.poll() is None:
             process.kill()
     assert not (out / "model.tar.gz").exists() and not (out / "metrics.json").exists()
+    assert torch.load(out / "training_state_e1_b4.th")["epochs_completed"] == 1
     sentences = len(entry_files(str(cache)))
     assert sentences == 12  # the first epoch computed every sentence once
-    # an entry is written to a temporary file and renamed into place: a rewrite is a new inode
-    # (reading only refreshes its modification time, the LRU clock)
+    # an entry is written to a temporary file and renamed into place: a rewrite is a new inode;
+    # a read hit refreshes its modification time (the LRU clock, os.utime). Date every entry
+    # back: after the recovered run each must be read (mtime refreshed) and none rewritten.
     inodes = {path: os.stat(path).st_ino for path in entry_files(str(cache))}
+    long_ago = time.time() - 10 * 24 * 3600
+    for path in inodes:
+        os.utime(path, (long_ago, long_ago))
+    killed_at = time.time()
 
     # --recover insists on the same configuration
     subprocess.run(command(out, overrides, "--recover"), cwd=ROOT, env=env, check=True,
@@ -63,10 +72,25 @@ def test_a_kd_run_killed_mid_epoch_recovers_with_annealing_and_cache(tmp_path):
     assert metrics["epoch"] == 2  # three epochs, 0-based
     alphas = [json.loads((out / f"metrics_epoch_{e}.json").read_text())["training_kd_alpha"] for e in (1, 2)]
     assert alphas == pytest.approx([0.7, 0.4])  # the schedule went on at the epoch it stopped in
-    # the teacher's outputs came from the disk cache: no entry was written again after the kill
+    # the teacher's outputs came from the disk cache: every entry was read again after the
+    # kill (a hit refreshes its mtime) and none was written again (same inodes)
     assert {path: os.stat(path).st_ino for path in entry_files(str(cache))} == inodes
+    unread = [path.name for path in inodes if os.stat(path).st_mtime < killed_at]
+    assert unread == [], f"entries the recovered run never read from the disk cache: {unread}"
     model = load_archive(str(out / "model.tar.gz")).model
     assert type(model).__name__ == "DistilledCrfTagger"
+
+
+def _complete_checkpoint(out: Path, name: str) -> bool:
+    """Both files of the checkpoint exist and the training state, written last, loads whole."""
+    model_state, training_state = out / f"model_state_{name}.th", out / f"training_state_{name}.th"
+    if not (model_state.exists() and training_state.exists()):
+        return False
+    try:
+        torch.load(training_state)
+    except Exception:  # still being written
+        return False
+    return True
 
 
 def test_an_unwritable_serialization_directory_is_allennlps_error_and_no_archive(tmp_path):

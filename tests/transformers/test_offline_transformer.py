@@ -1,6 +1,9 @@
 """The offline transformer path: materialising a packaged model, naming it in configs, and a
 transformer as a teacher and as a student — all with a tiny BERT built by `tiny_bert`."""
+import errno
 import json
+import shutil
+import socket
 import tarfile
 
 import pytest
@@ -9,8 +12,11 @@ from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import ModelTestCase
 from allennlp.commands.train import train_model
+from allennlp.data import Batch, Instance, TokenIndexer
+from allennlp.data.fields import TextField
 from allennlp.data.tokenizers import Token
 from allennlp.data.vocabulary import Vocabulary
+from allennlp.modules.token_embedders import TokenEmbedder
 
 import allennlp_subkd  # noqa: F401  (registers everything)
 from allennlp_subkd import pretrained
@@ -36,6 +42,84 @@ def offline_model(tmp_path, monkeypatch):
         pretrained.OfflineModel("tiny-bert-package", "tiny_bert_package", "model", "pip install tiny-bert-package"),
     )
     return package / "model"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Every attempt to resolve a host name or open a connection is recorded and refused, with
+    transformers and the hub client in online mode (`HF_HUB_OFFLINE`, `TRANSFORMERS_OFFLINE`
+    unset, and their import-time flags off), so that a download would be attempted and seen.
+    Returns the list of attempts."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError(errno.ENETUNREACH, "network blocked by the test")
+
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    import huggingface_hub.constants
+    import transformers.utils.hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(transformers.utils.hub, "_is_offline_mode", False)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", lambda self, *args: refuse(*args))
+    monkeypatch.setattr(socket.socket, "connect_ex", lambda self, *args: refuse(*args))
+
+    # the guard sees a download: a hub name is tried online and refused
+    from transformers import AutoConfig
+
+    with pytest.raises(Exception):
+        AutoConfig.from_pretrained("allennlp-subkd-tests/no-such-model")
+    assert attempts, "transformers tried no download: the guard would notice nothing"
+    attempts.clear()
+    return attempts
+
+
+def embed_offline(name: str, words) -> torch.Tensor:
+    """`words` through the registered `offline_transformer_mismatched` indexer and embedder."""
+    indexer = TokenIndexer.from_params(Params({"type": "offline_transformer_mismatched", "model_name": name}))
+    embedder = TokenEmbedder.from_params(Params({"type": "offline_transformer_mismatched", "model_name": name}))
+    batch = Batch([Instance({"tokens": TextField([Token(w) for w in words], {"transformer": indexer})})])
+    batch.index_instances(Vocabulary())
+    embedder.eval()
+    with torch.no_grad():
+        return embedder(**batch.as_tensor_dict()["tokens"]["transformer"])
+
+
+def test_the_offline_tiny_bert_loads_and_embeds_with_the_network_blocked(offline_model, no_network, tmp_path):
+    vectors = embed_offline(NAME, ["EU", "rejects", "German", "call"])
+    assert vectors.shape == (1, 4, 8) and torch.isfinite(vectors).all()
+    # an archive naming it loads on a fresh machine: rematerialised, not downloaded
+    params = transformer_tagger_params(NAME)
+    params["model"]["type"] = "crf_tagger"
+    params["trainer"]["num_epochs"] = 1
+    train_model(params, str(tmp_path / "tagger"))
+    from allennlp.common import cached_transformers
+    from allennlp.models.archival import load_archive
+
+    cached_transformers._clear_caches()
+    (pretrained.home() / "transformers").rename(tmp_path / "elsewhere")
+    assert type(load_archive(str(tmp_path / "tagger" / "model.tar.gz")).model).__name__ == "CrfTagger"
+    assert (pretrained.home() / "transformers").is_dir()
+    assert no_network == []
+
+
+def test_the_real_offline_minilm_loads_and_embeds_with_the_network_blocked(no_network, tmp_path, monkeypatch):
+    """all-MiniLM-L6-v2 from its PyPI package, materialised in a fresh home, read through the
+    registered indexer and embedder without any hub access."""
+    from allennlp.common import cached_transformers
+
+    monkeypatch.setenv("ALLENNLP_SUBKD_HOME", str(tmp_path / "home"))
+    try:
+        vectors = embed_offline("all-MiniLM-L6-v2", ["Miramar", "rejects", "the", "call", "."])
+        assert vectors.shape == (1, 5, 384) and torch.isfinite(vectors).all()
+    finally:  # 90 MB of weights: neither kept in memory nor on disk after the test
+        cached_transformers._clear_caches()
+        shutil.rmtree(tmp_path / "home", ignore_errors=True)
+    assert no_network == []
 
 
 def test_materialize_converts_safetensors_once_and_atomically(offline_model):

@@ -40,6 +40,7 @@ from allennlp_subkd.distillation.tasks.parser import (
     assemble_parser_scores,
     cached_relation_heads,
     metadata_parser_keys,
+    parser_full_precision_outputs,
     parser_rows_outputs,
 )
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
@@ -103,6 +104,9 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
         """The parser students' entries for this adapter's own `relation_heads` (whatever the
         tagger objective asks: its labels need the relations at those heads)."""
         return TeacherRequest(relation_heads=cached_relation_heads(self.relation_heads))
+
+    def full_precision_outputs(self, entry: TeacherRequest) -> Tuple[int, ...]:
+        return parser_full_precision_outputs(entry)
 
     def compute(
         self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest

@@ -109,6 +109,12 @@ class TeacherAdapter(Registrable):
         ignore). Adapters that read the request (the parsers') override it."""
         return TeacherRequest()
 
+    def full_precision_outputs(self, entry: TeacherRequest) -> Tuple[int, ...]:
+        """The positions, in an entry's tuple of tensors, of outputs the caches keep in float32
+        even with `teacher.cache.dtype: float16` (outputs from which scores are rebuilt by
+        products, where half precision would not bound the scores' error). Default: none."""
+        return ()
+
     def compute(
         self,
         teacher: "FrozenTeacher",  # noqa: F821

@@ -17,7 +17,7 @@ bits, which the tests bound).
 import hashlib
 import logging
 from collections import OrderedDict
-from typing import Hashable, Optional, Sequence, Tuple
+from typing import Collection, Hashable, Optional, Sequence, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -90,11 +90,12 @@ class TeacherCache:
         """The stored tensors or `None`, without counting a hit or a miss or reordering."""
         return self._entries.get(key)
 
-    def put(self, key: Hashable, tensors: Sequence[torch.Tensor]) -> None:
-        """Store detached CPU copies; an entry larger than the whole bound is not stored."""
+    def put(self, key: Hashable, tensors: Sequence[torch.Tensor], exact: Collection[int] = ()) -> None:
+        """Store detached CPU copies (the tensors at the positions `exact` in float32 whatever
+        the cache dtype); an entry larger than the whole bound is not stored."""
         if not self.enabled:
             return
-        stored = tuple(self.stored(t) for t in tensors)
+        stored = tuple(self.stored(t, i in exact) for i, t in enumerate(tensors))
         size = sum(t.numel() * t.element_size() for t in stored)
         if size > self.max_bytes:
             return
@@ -113,10 +114,10 @@ class TeacherCache:
         self._entries.clear()
         self.bytes = 0
 
-    def stored(self, tensor: torch.Tensor) -> torch.Tensor:
+    def stored(self, tensor: torch.Tensor, exact: bool = False) -> torch.Tensor:
         """A detached CPU copy of `tensor` as the cache stores it (floating point in the
-        cache dtype)."""
+        cache dtype, or in float32 when `exact`)."""
         tensor = tensor.detach().to("cpu")
         if tensor.is_floating_point():
-            tensor = tensor.to(self.dtype)
+            tensor = tensor.to(torch.float32 if exact else self.dtype)
         return tensor.clone()

@@ -38,7 +38,7 @@ import os
 import struct
 import tempfile
 from pathlib import Path
-from typing import Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy
 import torch
@@ -199,11 +199,13 @@ class TeacherDiskCache:
         self.hits += 1
         return tensors
 
-    def put(self, digest: str, key: Hashable, tensors: Sequence[torch.Tensor]) -> None:
-        """Write one entry atomically (temporary file + rename); errors only warn."""
+    def put(self, digest: str, key: Hashable, tensors: Sequence[torch.Tensor], exact: Collection[int] = ()) -> None:
+        """Write one entry atomically (temporary file + rename); errors only warn. Floating-point
+        tensors are stored in the cache dtype, those at the positions `exact` in float32."""
         if not self.enabled:
             return
-        stored = [t.detach().to("cpu").to(self.dtype) if t.is_floating_point() else t for t in tensors]
+        stored = [t.detach().to("cpu").to(torch.float32 if i in exact else self.dtype) if t.is_floating_point() else t
+                  for i, t in enumerate(tensors)]
         data = encode(digest, key, stored)
         path = self._path(digest, key)
         try:

@@ -204,6 +204,7 @@ class FrozenTeacher:
             found = list(compute(list(range(batch.batch_size))))
             return [self._served(entry_tensors, device) for entry_tensors in found]
         self.model  # noqa: B018  (the archive's digest keys the entries)
+        exact = adapter.full_precision_outputs(entry)
         sentence_keys = [(*key, *entry.key_suffix) if entry.key_suffix else key for key in sentence_keys]
         keys = [(self.digest, key) for key in sentence_keys]
         found: List[Optional[Tuple[torch.Tensor, ...]]] = [self.cache.get(key) for key in keys]
@@ -213,15 +214,16 @@ class FrozenTeacher:
                 if cached is None:
                     stored = disk.get(self.digest, sentence_keys[i])  # type: ignore[arg-type]
                     if stored is not None:
-                        self.cache.put(keys[i], stored)
+                        self.cache.put(keys[i], stored, exact)
                         found[i] = self.cache.peek(keys[i]) or stored
         missing = [i for i, cached in enumerate(found) if cached is None]
         if missing:
             for i, computed in zip(missing, compute(missing)):
                 if disk is not None:
-                    disk.put(self.digest, sentence_keys[i], computed)  # type: ignore[arg-type]
-                self.cache.put(keys[i], computed)
-                found[i] = self.cache.peek(keys[i]) or tuple(self.cache.stored(t) for t in computed)
+                    disk.put(self.digest, sentence_keys[i], computed, exact)  # type: ignore[arg-type]
+                self.cache.put(keys[i], computed, exact)
+                found[i] = self.cache.peek(keys[i]) or tuple(
+                    self.cache.stored(t, j in exact) for j, t in enumerate(computed))
         return [self._served(cached, device) for cached in found]  # type: ignore[arg-type]
 
     @staticmethod
