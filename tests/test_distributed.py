@@ -11,8 +11,8 @@ from allennlp.data import DatasetReader
 
 import allennlp_subkd  # noqa: F401
 import tests.per_worker_kd  # noqa: F401  (registers the "test_per_worker_kd" callback here)
-from allennlp_subkd.distillation.cache import archive_digest
-from allennlp_subkd.distillation.disk_cache import decode, entry_files, key_hash
+from allennlp_subkd.distillation.teacher.cache import archive_digest
+from allennlp_subkd.distillation.teacher.disk_cache import decode, entry_files, key_hash
 
 NER_STUDENT = "fixtures/configs/ner_student.jsonnet"
 NER_TEACHER = "fixtures/teachers/ner_crf_teacher.tar.gz"
