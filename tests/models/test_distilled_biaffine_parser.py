@@ -419,3 +419,57 @@ def test_a_student_extends_its_vocabulary_from_the_teacher_as_the_label_error_su
     fixed = {**base, "vocabulary": {"type": "extend", "directory": teacher}}
     model = train_model_from_file(STUDENT, tmp_path / "extended", overrides=json.dumps(fixed))
     assert model.teacher.loaded
+
+
+def perturbed_teacher(tmp_path, seed: int = 0, scale: float = 0.5) -> str:
+    """A second parser teacher: the tiny teacher's archive with noise on every weight (same
+    config, vocabulary and relations), so an ensemble's members really disagree."""
+    import tarfile
+
+    folder = tmp_path / "perturbed"
+    with tarfile.open(TEACHER) as archive:
+        archive.extractall(folder)
+    weights = torch.load(folder / "weights.th")
+    g = torch.Generator().manual_seed(seed)
+    noisy = {k: v + torch.randn(v.shape, generator=g) * scale if v.is_floating_point() else v for k, v in weights.items()}
+    torch.save(noisy, folder / "weights.th")
+    path = tmp_path / "perturbed.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for item in sorted(folder.iterdir()):
+            archive.add(item, arcname=item.name)
+    return str(path)
+
+
+@pytest.mark.parametrize("distillation", [{"type": "structural"}, {"type": "local"}],
+                         ids=["structural", "local"])
+def test_a_two_teacher_parser_ensemble_with_the_default_sparse_relation_terms(tmp_path, distillation):
+    """Through `distilled_biaffine_parser` with the default `relation_heads: 2`: each member's
+    relation term is taken at that member's own best heads, and the ensemble's KD term is
+    `Σ_i w_i · kd_i` with `kd_i` what a student of member i alone computes (same weights, no
+    dropout)."""
+    other = perturbed_teacher(tmp_path)
+    instances = list(reader().read(TINY))
+    vocab = Vocabulary.from_instances(instances)
+    batch = Batch(instances)
+    batch.index_instances(vocab)
+    tensors = batch.as_tensor_dict()
+
+    def build(teacher):
+        params = student_params(teacher=teacher, distillation=dict(distillation, alpha=1.0))
+        return Model.from_params(vocab=vocab, params=params["model"])
+
+    ensemble = build({"archive": [TEACHER, other], "weights": [3, 1]})
+    singles = [build({"archive": archive}) for archive in (TEACHER, other)]
+    kd = []
+    for model in [ensemble, *singles]:
+        model.load_state_dict(ensemble.state_dict())
+        model.eval()
+        model.training = True  # KD on; every dropout module stays off: the same student scores
+        kd.append(model(**tensors)["kd_loss"])
+    assert ensemble.distillation.relation_heads == 2
+    first, second = ensemble.teacher_scores(ensemble._parser_batch(
+        tensors["words"], tensors["pos_tags"], tensors["metadata"],
+        torch.cat([torch.ones(len(instances), 1, dtype=torch.bool), tensors["words"]["tokens"]["tokens"] > 0], 1)))
+    assert first.sparse and second.sparse and not torch.equal(first.label_heads, second.label_heads)
+    assert kd[1].item() != pytest.approx(kd[2].item(), rel=1e-2)
+    assert kd[0].item() == pytest.approx(0.75 * kd[1].item() + 0.25 * kd[2].item(), rel=1e-5)
