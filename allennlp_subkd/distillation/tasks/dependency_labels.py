@@ -25,7 +25,7 @@ marginals would need the teacher's second-order (two-arc) marginals, which this 
 not compute: a CRF student's structural term uses the product of these token marginals, which
 is exact for `tree: "local"` (independent heads) and a token-level factorisation otherwise.
 """
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -36,12 +36,9 @@ from allennlp_subkd.distillation.objectives.parsing import check_relation_heads
 from allennlp_subkd.distillation.objectives.scores import ParserScores, TaggerScores
 from allennlp_subkd.distillation.request import TeacherRequest
 from allennlp_subkd.distillation.tasks.parser import (
-    PARSER_TEACHERS,
+    ParserTeacherAdapter,
     assemble_parser_scores,
     cached_relation_heads,
-    metadata_parser_keys,
-    parser_full_precision_outputs,
-    parser_rows_outputs,
 )
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
@@ -49,14 +46,15 @@ from allennlp_subkd.structures.arcs import TREES, head_log_probs, tree_distribut
 
 
 @TeacherAdapter.register("dependency_labels")
-class DependencyLabelsTeacherAdapter(TeacherAdapter):
+class DependencyLabelsTeacherAdapter(ParserTeacherAdapter):
     """
     A `biaffine_parser` / `distilled_biaffine_parser` teacher for a tagger whose labels are
     the relative-POS dependency encoding (see the module docstring): per word, the teacher's
     exact marginal of every student label, as a softmax teacher's scores
     (`TaggerScores(emissions = log q)`, no transitions), so every tagger objective applies:
-    `structural` (exact cross-entropy for a softmax student), `posterior`, `token`. The
-    teacher's cache entries are the parser students' (same keys, `parser_keys`).
+    `structural` (exact cross-entropy for a softmax student), `posterior`, `token`. It reads
+    the teacher as the `"parser"` adapter does (its subclass: same keys, same entries, computed
+    for this adapter's `relation_heads`), and assembles the label marginals instead.
 
     Registered as a `TeacherAdapter` with name "dependency_labels".
 
@@ -71,7 +69,6 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
         for the parser students); `null`: at every head (its relation representations).
     """
 
-    teacher_types = PARSER_TEACHERS
     scores_type = TaggerScores
     default_for_teacher_types = False  # a parser teacher's default adapter is "parser"
 
@@ -97,25 +94,10 @@ class DependencyLabelsTeacherAdapter(TeacherAdapter):
                 f"reader writes them); got {wrong[:5] or 'no labels'}"
             )
 
-    def keys(self, batch: TeacherBatch) -> Optional[List[Tuple[Any, ...]]]:
-        return metadata_parser_keys(batch)
-
     def entry_request(self, request: TeacherRequest) -> TeacherRequest:
         """The parser students' entries for this adapter's own `relation_heads` (whatever the
         tagger objective asks: its labels need the relations at those heads)."""
         return TeacherRequest(relation_heads=cached_relation_heads(self.relation_heads))
-
-    def full_precision_outputs(self, entry: TeacherRequest) -> Tuple[int, ...]:
-        return parser_full_precision_outputs(entry)
-
-    def compute(
-        self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest
-    ) -> List[Tuple[torch.Tensor, ...]]:
-        if batch.metadata is None:
-            raise ConfigurationError(
-                "the 'dependency_labels' adapter needs metadata with the words and POS tags"
-            )
-        return parser_rows_outputs(teacher, batch, rows, entry.relation_heads)
 
     def _table(self, teacher: FrozenTeacher, batch: TeacherBatch) -> Tuple[Dict[str, int], torch.Tensor]:
         """`(code ids, table)`: the arc codes of the student's labels, and `table[code, r]`

@@ -230,7 +230,11 @@ class ParserTeacherAdapter(TeacherAdapter):
         return TeacherRequest(relation_heads=cached_relation_heads(request.relation_heads))
 
     def full_precision_outputs(self, entry: TeacherRequest) -> Tuple[int, ...]:
-        return parser_full_precision_outputs(entry)
+        """The relation representations of an entry for every pair (`relation_heads = None`)
+        stay float32 in a float16 cache: the relation scores rebuilt from half-precision
+        representations by the bilinear product err by about 1 % (sums of rounded products
+        with cancellation), where the stored scores of the other entries are within 2^-11."""
+        return (1, 2) if entry.relation_heads is None else ()
 
     def compute(
         self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest
@@ -249,14 +253,6 @@ class ParserTeacherAdapter(TeacherAdapter):
         batch = super().fill_batch(teacher, tensors)
         batch.mask = torch.cat([batch.mask.new_ones(batch.batch_size, 1), batch.mask], 1)
         return batch
-
-
-def parser_full_precision_outputs(entry: TeacherRequest) -> Tuple[int, ...]:
-    """The relation representations of an entry for every pair (`relation_heads = None`) stay
-    float32 in a float16 cache: the relation scores rebuilt from half-precision representations
-    by the bilinear product err by about 1 % (sums of hundreds of rounded products with
-    cancellation), where the stored scores of the other entries are within 2^-11."""
-    return (1, 2) if entry.relation_heads is None else ()
 
 
 def metadata_parser_keys(batch: TeacherBatch) -> Optional[List[Tuple[Any, ...]]]:
