@@ -3,8 +3,8 @@
 per-sentence outputs in a teacher disk cache, ahead of training.
 
     allennlp fill-teacher-cache TEACHER.tar.gz DATA --cache-dir DIR \\
-        [--adapter NAME_OR_JSON] [--relation-heads 2] [--batch-size 32] [--cuda-device -1] \\
-        [--dtype float32] [--max-mb 2048] --include-package allennlp_subkd
+        [--adapter NAME_OR_JSON] [--relation-heads 2] [--format FORMAT] [--batch-size 32] \\
+        [--cuda-device -1] [--dtype float32] [--max-mb 2048] --include-package allennlp_subkd
 
 It drives the teacher adapter a student would use (`--adapter`: a registered name such as
 `"parser"` or `"dependency_labels"`, or a JSON object with its arguments; by default the
@@ -14,7 +14,9 @@ the same `TeacherRequest` (`--relation-heads`, for parsers: what the students' o
 so it writes exactly the entries a later `allennlp train` with `model.teacher.cache.dir: DIR`
 and the same archive reads: any adapter, including one of your own (`--include-package` its
 module). Batches come from the teacher's own dataset reader, indexed with its own vocabulary,
-through `adapter.fill_batch`. Sentences already in the cache are skipped, so an interrupted
+through `adapter.fill_batch`; with `--format` (`text`, `tokens`, `conll`, `conllu`) DATA is a
+transfer set, read as the `transfer_set` data loader reads it and made into unlabeled
+instances of the teacher's reader, so the students' transfer-set sentences are cached too. Sentences already in the cache are skipped, so an interrupted
 fill resumes where it stopped.
 """
 import argparse
@@ -30,6 +32,8 @@ from allennlp.common.tqdm import Tqdm
 from allennlp.data import Batch, Instance
 from allennlp.nn import util
 
+from allennlp_subkd.data.transfer_set import check_format, read_all
+from allennlp_subkd.data.transfer_set_data_loader import unlabeled_instance
 from allennlp_subkd.distillation.request import TeacherRequest
 from allennlp_subkd.distillation.tasks.parser import CACHED_RELATION_HEADS
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter
@@ -56,6 +60,10 @@ class FillTeacherCache(Subcommand):
                                help="the students' teacher adapter: a registered name, or a JSON "
                                     'object with its arguments (\'{"type": "dependency_labels"}\'); '
                                     "default: the adapter registered for the teacher's model type")
+        subparser.add_argument("--format", type=str, default=None,
+                               help="DATA is a transfer set of this format (text, tokens, conll, conllu), "
+                                    "as the transfer_set data loader reads it; default: the teacher's "
+                                    "own dataset reader reads DATA")
         subparser.add_argument("--batch-size", type=int, default=32)
         subparser.add_argument("--cuda-device", type=int, default=-1)
         subparser.add_argument("--dtype", choices=["float32", "float16"], default="float32",
@@ -81,7 +89,7 @@ def fill_teacher_cache_from_args(args: argparse.Namespace) -> Dict[str, int]:
             raise ConfigurationError(f"--adapter is neither a registered name nor JSON: {error}") from error
     return fill_teacher_cache(args.archive_file, args.input_file, args.cache_dir, args.batch_size,
                               args.cuda_device, args.dtype, args.max_mb, args.relation_heads or None,
-                              adapter)
+                              adapter, args.format)
 
 
 def default_adapter_name(model: torch.nn.Module) -> str:
@@ -114,13 +122,17 @@ def fill_teacher_cache(
     max_mb: float = 2048.0,
     relation_heads: Optional[int] = CACHED_RELATION_HEADS,
     adapter: Optional[Union[str, Dict, TeacherAdapter]] = None,
+    transfer_format: Optional[str] = None,
 ) -> Dict[str, int]:
     """Fill `cache_dir` with the entries `adapter` (a registered name, a params dict, an adapter,
     or `None`: the default for the teacher's type) computes for `TeacherRequest(relation_heads)`
-    (`None`: every pair); returns counts of `sentences`, `computed` and `cached` (already
+    (`None`: every pair), on `input_file` read by the teacher's dataset reader or, with
+    `transfer_format`, as a transfer set of that format; returns counts of `sentences`, `computed` and `cached` (already
     there)."""
     if batch_size < 1:
         raise ConfigurationError(f"--batch-size must be >= 1, got {batch_size}")
+    if transfer_format is not None:
+        check_format(transfer_format)
     if relation_heads is not None and relation_heads < 1:
         raise ConfigurationError(f"--relation-heads must be >= 1 (or 0 for every pair), got {relation_heads}")
     teacher = FrozenTeacher(archive_file, (torch.nn.Module,), "fill-teacher-cache",
@@ -143,7 +155,12 @@ def fill_teacher_cache(
     device = torch.device("cpu") if cuda_device < 0 else torch.device("cuda", cuda_device)
     teacher.to(device)
     entry = adapter.entry_request(TeacherRequest(relation_heads=relation_heads))
-    instances: List[Instance] = list(teacher.dataset_reader.read(input_file))
+    if transfer_format is None:
+        instances: List[Instance] = list(teacher.dataset_reader.read(input_file))
+    else:
+        source = f"transfer set {input_file!r}"
+        instances = [unlabeled_instance(teacher.dataset_reader, sentence, source)
+                     for sentence in read_all(input_file, transfer_format)]
     # longest first, so padding is small and a memory problem shows at once
     order = sorted(range(len(instances)), key=lambda i: -len(_words(instances[i])))
     counts = {"sentences": len(instances), "computed": 0, "cached": 0}

@@ -174,6 +174,7 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
     def _scored_forward(
         self, tokens, metadata=None, pos_tags=None, head_tags=None, head_indices=None
     ) -> Dict[str, torch.Tensor]:
+        self._check_learnable(head_indices is not None and head_tags is not None)
         tree_loss = self._gold_loss == "tree" and head_indices is not None and head_tags is not None
         if not (tree_loss or self._distilling or self._diagnosing):
             return super().forward(tokens, pos_tags, metadata, head_tags, head_indices)

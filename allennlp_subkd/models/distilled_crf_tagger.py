@@ -123,6 +123,7 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
         )
 
     def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
+        self._check_learnable(tags is not None)
         output = super().forward(tokens, tags=tags, metadata=metadata, **kwargs)
         if self._distilling:
             student = tagger_scores(self, output["logits"], output["mask"])

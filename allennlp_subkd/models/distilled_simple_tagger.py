@@ -75,6 +75,7 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
         )
 
     def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
+        self._check_learnable(tags is not None)
         output = super().forward(tokens, tags=tags, metadata=metadata, **kwargs)
         if self._distilling:
             mask = util.get_text_field_mask(tokens)

@@ -8,7 +8,7 @@ from allennlp.training.callbacks.callback import TrainerCallback
 class DistillationEpochCallback(TrainerCallback):
     """
     Passes the current (0-based) epoch to a distilled model, which teacher annealing
-    (`distillation.anneal`) needs. Harmless without annealing; our configs always add it. A run
+    (`distillation.anneal`) needs, and to a `transfer_set` data loader (each epoch's sample). Harmless without annealing; our configs always add it. A run
     resumed with `allennlp train --recover` (from an end-of-epoch or a mid-epoch checkpoint)
     continues the schedule at the epoch it stopped in.
 
@@ -24,6 +24,10 @@ class DistillationEpochCallback(TrainerCallback):
         model = trainer.model
         if hasattr(model, "set_distillation_epoch"):
             model.set_distillation_epoch(epoch)
+        # the transfer_set data loader draws each epoch's sample by the epoch's number
+        loader = getattr(trainer, "data_loader", None)
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
 
     def on_start(self, trainer, is_primary: bool = True, **kwargs) -> None:
         super().on_start(trainer, is_primary=is_primary, **kwargs)

@@ -38,6 +38,12 @@ class DistillationObjective(Registrable):
         reject a temperature other than 1.
     anneal : `float`, optional (default = `None`)
         Teacher annealing rate in percent per epoch; replaces `alpha` when set (> 0).
+    unlabeled_weight : `float`, optional (default = `1.0`)
+        The loss of a batch without gold labels (a transfer set's, see the `transfer_set` data
+        loader) is `unlabeled_weight · L_KD`: by default an unlabeled sentence weighs as much
+        as a labeled one, whose two terms' weights `(1 - alpha) + alpha` sum to 1. Not
+        annealed (annealing moves labeled sentences from the teacher towards the gold labels;
+        unlabeled ones have only the teacher).
     """
 
     uses_temperature = True
@@ -47,7 +53,11 @@ class DistillationObjective(Registrable):
     supports_ensembles = True
 
     def __init__(
-        self, alpha: float = 0.5, temperature: float = 1.0, anneal: Optional[float] = None
+        self,
+        alpha: float = 0.5,
+        temperature: float = 1.0,
+        anneal: Optional[float] = None,
+        unlabeled_weight: float = 1.0,
     ) -> None:
         if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
             raise ConfigurationError(f"distillation alpha must lie in [0, 1], got {alpha!r}")
@@ -66,6 +76,16 @@ class DistillationObjective(Registrable):
             )
         if anneal is not None and (not isinstance(anneal, (int, float)) or anneal <= 0):
             raise ConfigurationError(f"distillation anneal must be > 0 or null, got {anneal!r}")
+        if (
+            isinstance(unlabeled_weight, bool)
+            or not isinstance(unlabeled_weight, (int, float))
+            or not math.isfinite(unlabeled_weight)
+            or unlabeled_weight < 0
+        ):
+            raise ConfigurationError(
+                f"distillation unlabeled_weight must be a finite number >= 0, got {unlabeled_weight!r}"
+            )
+        self.unlabeled_weight = float(unlabeled_weight)
         self.alpha = float(alpha)
         self.temperature = float(temperature)
         self.anneal = None if anneal is None else float(anneal)

@@ -164,14 +164,28 @@ class DistilledModelMixin:
             self._kd_checked = True
         return self._distillation.mixture(pairs, self._teacher_weights)  # type: ignore[union-attr]
 
+    def _check_learnable(self, has_gold: bool) -> None:
+        """A training batch without gold labels (a transfer set's) teaches only through the
+        teacher: a `ConfigurationError` when the model has no KD objective."""
+        if self.training and not has_gold and self._distillation is None:  # type: ignore[attr-defined]
+            raise ConfigurationError(
+                f"{self.student_name}: a training batch without gold labels (a transfer set's "
+                "unlabeled sentences) has nothing to learn from without a teacher: give "
+                "teacher and distillation, or drop the transfer set"
+            )
+
     def _mix_distillation(
         self, output: Dict[str, torch.Tensor], kd: torch.Tensor
     ) -> Dict[str, torch.Tensor]:
-        """`loss = (1 - alpha) * gold + alpha * kd` (just `alpha * kd` with no gold labels)."""
+        """`loss = (1 - alpha) * gold + alpha * kd`; `unlabeled_weight * kd` for a batch
+        without gold labels (a transfer set's)."""
         alpha = self._distillation.alpha_at(self._distillation_epoch)  # type: ignore[union-attr]
         gold = output.get("loss")
         output["kd_loss"] = kd.detach()
-        output["loss"] = alpha * kd if gold is None else (1.0 - alpha) * gold + alpha * kd
+        if gold is None:
+            output["loss"] = self._distillation.unlabeled_weight * kd  # type: ignore[union-attr]
+        else:
+            output["loss"] = (1.0 - alpha) * gold + alpha * kd
         self._kd_loss(kd.detach().item())
         self._kd_measured = True
         return output
