@@ -168,7 +168,8 @@
 
   // ================================================================ parsing
   // Everything below is for the dependency parsers (UD CoNLL-U read by allennlp-models'
-  // `universal_dependencies` reader: fields words, pos_tags, head_tags, head_indices).
+  // `universal_dependencies` reader, here its checked_universal_dependencies subclass: fields words,
+  // pos_tags, head_tags, head_indices; a relation the model never saw counts as wrong).
 
   // ---------------------------------------------------------------- parsing models
   // A biaffine parser (Dozat & Manning 2017): words (+ char CNN) (+ POS) -> BiLSTM -> arc and
@@ -221,7 +222,7 @@
   // Labelled attachment score (punctuation excluded, as AllenNLP's AttachmentScores does)
   // picks the best epoch. Adam with lr 2e-3 as Dozat & Manning.
   dep_experiment(model, indexers, epochs=20, batch_size=32, lr=0.002, seed=13, patience=null):: {
-    dataset_reader: { type: 'universal_dependencies', token_indexers: indexers },
+    dataset_reader: { type: 'checked_universal_dependencies', token_indexers: indexers },
     train_data_path: $.dep_data.train,
     validation_data_path: $.dep_data.dev,
     test_data_path: $.dep_data.test,

@@ -9,3 +9,4 @@ from allennlp_subkd.data.dependency_label_reader import DependencyLabelsDatasetR
 from allennlp_subkd.data.checked_conll2003_reader import CheckedConll2003DatasetReader
 from allennlp_subkd.data.transfer_set import TransferSet
 from allennlp_subkd.data.transfer_set_data_loader import TransferSetDataLoader
+from allennlp_subkd.data.checked_universal_dependencies_reader import CheckedUniversalDependenciesDatasetReader

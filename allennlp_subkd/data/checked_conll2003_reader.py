@@ -1,4 +1,5 @@
-"""`checked_conll2003`: AllenNLP's CoNLL-2003 reader that refuses a malformed line."""
+"""`checked_conll2003`: AllenNLP's CoNLL-2003 reader that refuses a malformed line and counts a
+gold label the model never saw as wrong."""
 import itertools
 import logging
 from typing import Iterable
@@ -6,6 +7,8 @@ from typing import Iterable
 from allennlp.common.file_utils import cached_path
 from allennlp.data import DatasetReader, Instance, Token
 from allennlp.data.dataset_readers import Conll2003DatasetReader
+
+from allennlp_subkd.data.open_label_field import opened
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +29,9 @@ class CheckedConll2003DatasetReader(Conll2003DatasetReader):
     naming the file, the line number and the line. The stock reader transposes a sentence's
     lines with `zip`, so a line with a missing column fails with an unpacking error that names
     nothing, and a line with an extra column (a word with a space) silently shifts that word's
-    tags.
+    tags. Its gold label field (`tags`) is an `OpenSequenceLabelField`: a label the model's
+    vocabulary lacks (an evaluation file with another tag set) is counted as a wrong label with
+    a warning naming it, not a `KeyError`.
 
     Registered as a `DatasetReader` with name "checked_conll2003".
 
@@ -36,6 +41,12 @@ class CheckedConll2003DatasetReader(Conll2003DatasetReader):
         As `conll2003` (`token_indexers`, `tag_label`, `feature_labels`, `convert_to_coding_scheme`,
         `label_namespace`, ...).
     """
+
+    def text_to_instance(self, *args, **kwargs) -> Instance:  # type: ignore[override]
+        instance = super().text_to_instance(*args, **kwargs)
+        if "tags" in instance.fields:
+            instance.fields["tags"] = opened(instance.fields["tags"])  # type: ignore[arg-type]
+        return instance
 
     def _read(self, file_path) -> Iterable[Instance]:
         file_path = cached_path(file_path)

@@ -4,12 +4,13 @@ from typing import Dict, List
 
 from allennlp.common.file_utils import cached_path
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
-from allennlp.data.fields import Field, MetadataField, SequenceLabelField, TextField
+from allennlp.data.fields import Field, MetadataField, TextField
 from allennlp.data.instance import Instance
 from allennlp.data.token_indexers import SingleIdTokenIndexer, TokenIndexer
 from allennlp.data.tokenizers import Token
 from conllu import parse_incr
 
+from allennlp_subkd.data.open_label_field import OpenSequenceLabelField
 from allennlp_subkd.data.dependency_encoding import encode
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class DependencyLabelsDatasetReader(DatasetReader):
         if (heads is None) != (relations is None):
             raise ValueError("heads and relations must be given together")
         if heads is not None:
-            fields["tags"] = SequenceLabelField(
+            fields["tags"] = OpenSequenceLabelField(
                 encode(heads, relations, pos), tokens, label_namespace="labels"
             )
             metadata.update(gold_heads=heads, gold_relations=relations)

@@ -1,5 +1,6 @@
 """Attachment scores that aggregate correctly across distributed workers."""
-from typing import Optional
+import contextlib
+from typing import Iterator, Optional
 
 import torch
 from allennlp.nn.util import dist_reduce_sum
@@ -15,6 +16,18 @@ class WorkerSafeAttachmentScores(AttachmentScores):
     `ignore_classes`), so single-process results are identical to the stock metric's.
     """
 
+    _gold_labels: Optional[torch.Tensor] = None
+
+    @contextlib.contextmanager
+    def scoring_gold_labels(self, gold_labels: torch.Tensor) -> Iterator[None]:
+        """Inside the block, score against these gold labels whatever the caller passes (the
+        parser's loss reads unseen relations as relation 0; LAS must see them as they are)."""
+        self._gold_labels = gold_labels
+        try:
+            yield
+        finally:
+            self._gold_labels = None
+
     def __call__(  # type: ignore[override]
         self,
         predicted_indices: torch.Tensor,
@@ -23,6 +36,8 @@ class WorkerSafeAttachmentScores(AttachmentScores):
         gold_labels: torch.Tensor,
         mask: Optional[torch.BoolTensor] = None,
     ) -> None:
+        if self._gold_labels is not None:
+            gold_labels = self._gold_labels
         predicted_indices, predicted_labels, gold_indices, gold_labels, mask = self.detach_tensors(
             predicted_indices, predicted_labels, gold_indices, gold_labels, mask
         )

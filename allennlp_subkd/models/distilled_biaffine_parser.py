@@ -14,6 +14,7 @@ from allennlp_subkd.distillation.objectives.parsing import ParserDistillation, c
 from allennlp_subkd.distillation.tasks.parser import DistilledParserMixin, capture_parser_scores
 from allennlp_subkd.distillation.teacher.config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.attachment_scores import WorkerSafeAttachmentScores
+from allennlp_subkd.data.open_label_field import split_unseen
 from allennlp_subkd.models.nonempty import forward_nonempty
 from allennlp_subkd.modules.fast_bilinear import FastBilinear
 from allennlp_subkd.structures.arcs import gold_tree_nll
@@ -149,7 +150,9 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
     ) -> Dict[str, torch.Tensor]:
         """As `BiaffineDependencyParser.forward`; in training with a teacher the loss also holds
         the KD term and the output a detached `kd_loss`; with `gold_loss: "tree"` the
-        `arc_loss` (and so the `loss`) is the tree-CRF NLL."""
+        `arc_loss` (and so the `loss`) is the tree-CRF NLL. Gold relations the model never saw
+        (`checked_universal_dependencies`) are wrong labels for LAS and relation 0 for the
+        loss."""
         return forward_nonempty(
             self._forward,
             words,
@@ -164,6 +167,11 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
     def _forward(
         self, tokens, metadata=None, pos_tags=None, head_tags=None, head_indices=None
     ) -> Dict[str, torch.Tensor]:
+        relations = self.vocab.get_vocab_size("head_tags")
+        if head_tags is not None and bool((head_tags >= relations).any()):
+            loss_tags, _ = split_unseen(head_tags, relations)
+            with self._attachment_scores.scoring_gold_labels(head_tags):
+                return self._forward(tokens, metadata, pos_tags, loss_tags, head_indices)
         if isinstance(self.tag_bilinear, FastBilinear):
             # the loss, greedy decoding and KD score relations against the same dependent
             # vectors: one projection of them for all

@@ -15,6 +15,7 @@ from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
 from allennlp_subkd.distillation.tasks.tagger import DistilledTaggerMixin, tagger_scores
 from allennlp_subkd.distillation.teacher.config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.nonempty import forward_nonempty
+from allennlp_subkd.models.unseen_gold import tagger_gold
 from allennlp_subkd.modules.batched_viterbi_crf import BatchedViterbiConditionalRandomField
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,8 @@ class DistilledCrfTagger(DistilledTaggerMixin, CrfTagger):
 
     def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
         self._check_learnable(tags is not None)
-        output = super().forward(tokens, tags=tags, metadata=metadata, **kwargs)
+        with tagger_gold(self, tags, self.label_namespace) as loss_tags:  # unseen gold labels
+            output = super().forward(tokens, tags=loss_tags, metadata=metadata, **kwargs)
         if self._distilling:
             student = tagger_scores(self, output["logits"], output["mask"])
             kd = self._tagger_distillation(student, tokens, metadata)

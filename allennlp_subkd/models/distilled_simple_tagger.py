@@ -12,6 +12,7 @@ from allennlp_subkd.distillation.objectives.tagging import TaggerDistillation
 from allennlp_subkd.distillation.tasks.tagger import DistilledTaggerMixin
 from allennlp_subkd.distillation.teacher.config import Teacher, teacher_from_deprecated
 from allennlp_subkd.models.nonempty import forward_nonempty
+from allennlp_subkd.models.unseen_gold import tagger_gold
 
 
 @Model.register("distilled_simple_tagger")
@@ -76,7 +77,8 @@ class DistilledSimpleTagger(DistilledTaggerMixin, SimpleTagger):
 
     def _forward(self, tokens, metadata=None, tags=None, **kwargs) -> Dict[str, torch.Tensor]:
         self._check_learnable(tags is not None)
-        output = super().forward(tokens, tags=tags, metadata=metadata, **kwargs)
+        with tagger_gold(self, tags, self.label_namespace) as loss_tags:  # unseen gold labels
+            output = super().forward(tokens, tags=loss_tags, metadata=metadata, **kwargs)
         if self._distilling:
             mask = util.get_text_field_mask(tokens)
             per_sentence = self._tagger_distillation(TaggerScores(output["logits"], mask=mask), tokens, metadata)
