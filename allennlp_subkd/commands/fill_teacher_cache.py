@@ -3,8 +3,9 @@
 per-sentence outputs in a teacher disk cache, ahead of training.
 
     allennlp fill-teacher-cache TEACHER.tar.gz DATA --cache-dir DIR \\
-        [--adapter NAME_OR_JSON] [--relation-heads 2] [--format FORMAT] [--batch-size 32] \\
-        [--cuda-device -1] [--dtype float32] [--max-mb 2048] --include-package allennlp_subkd
+        [--adapter NAME_OR_JSON] [--relation-heads 2] [--format FORMAT] [--shard K/N] \\
+        [--batch-size 32] [--cuda-device -1] [--dtype float32] [--max-mb 2048] \\
+        --include-package allennlp_subkd
 
 It drives the teacher adapter a student would use (`--adapter`: a registered name such as
 `"parser"` or `"dependency_labels"`, or a JSON object with its arguments; by default the
@@ -16,13 +17,20 @@ and the same archive reads: any adapter, including one of your own (`--include-p
 module). Batches come from the teacher's own dataset reader, indexed with its own vocabulary,
 through `adapter.fill_batch`; with `--format` (`text`, `tokens`, `conll`, `conllu`) DATA is a
 transfer set, read as the `transfer_set` data loader reads it and made into unlabeled
-instances of the teacher's reader, so the students' transfer-set sentences are cached too. Sentences already in the cache are skipped, so an interrupted
+instances of the teacher's reader, so the students' transfer-set sentences are cached too.
+
+`--shard K/N` fills only the sentences whose number (0-based, in file order) is `K - 1` modulo
+`N`: N processes or machines, shards 1/N .. N/N, fill one store together. Entries are one file
+each, written atomically, so the N processes may write one directory on a shared file system;
+or each fills a directory of its own and the directories are merged by copying their files
+into one (`cp -r shard*/. cache/`: no two shards write the same entry file unless the same
+sentence is in two shards, and then both files are the same entry). Sentences already in the cache are skipped, so an interrupted
 fill resumes where it stopped.
 """
 import argparse
 import json
 import logging
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from allennlp.commands.subcommand import Subcommand
@@ -64,6 +72,9 @@ class FillTeacherCache(Subcommand):
                                help="DATA is a transfer set of this format (text, tokens, conll, conllu), "
                                     "as the transfer_set data loader reads it; default: the teacher's "
                                     "own dataset reader reads DATA")
+        subparser.add_argument("--shard", type=str, default=None,
+                               help="K/N: fill only the sentences numbered K-1 modulo N (N processes "
+                                    "fill one store together, shards 1/N .. N/N)")
         subparser.add_argument("--batch-size", type=int, default=32)
         subparser.add_argument("--cuda-device", type=int, default=-1)
         subparser.add_argument("--dtype", choices=["float32", "float16"], default="float32",
@@ -89,7 +100,7 @@ def fill_teacher_cache_from_args(args: argparse.Namespace) -> Dict[str, int]:
             raise ConfigurationError(f"--adapter is neither a registered name nor JSON: {error}") from error
     return fill_teacher_cache(args.archive_file, args.input_file, args.cache_dir, args.batch_size,
                               args.cuda_device, args.dtype, args.max_mb, args.relation_heads or None,
-                              adapter, args.format)
+                              adapter, args.format, parse_shard(args.shard))
 
 
 def default_adapter_name(model: torch.nn.Module) -> str:
@@ -123,16 +134,20 @@ def fill_teacher_cache(
     relation_heads: Optional[int] = CACHED_RELATION_HEADS,
     adapter: Optional[Union[str, Dict, TeacherAdapter]] = None,
     transfer_format: Optional[str] = None,
+    shard: Optional[Tuple[int, int]] = None,
 ) -> Dict[str, int]:
     """Fill `cache_dir` with the entries `adapter` (a registered name, a params dict, an adapter,
     or `None`: the default for the teacher's type) computes for `TeacherRequest(relation_heads)`
     (`None`: every pair), on `input_file` read by the teacher's dataset reader or, with
-    `transfer_format`, as a transfer set of that format; returns counts of `sentences`, `computed` and `cached` (already
+    `transfer_format`, as a transfer set of that format (only the sentences of `shard = (K, N)`,
+    see `--shard`); returns counts of `sentences`, `computed` and `cached` (already
     there)."""
     if batch_size < 1:
         raise ConfigurationError(f"--batch-size must be >= 1, got {batch_size}")
     if transfer_format is not None:
         check_format(transfer_format)
+    if shard is not None:
+        check_shard(*shard)
     if relation_heads is not None and relation_heads < 1:
         raise ConfigurationError(f"--relation-heads must be >= 1 (or 0 for every pair), got {relation_heads}")
     teacher = FrozenTeacher(archive_file, (torch.nn.Module,), "fill-teacher-cache",
@@ -155,12 +170,14 @@ def fill_teacher_cache(
     device = torch.device("cpu") if cuda_device < 0 else torch.device("cuda", cuda_device)
     teacher.to(device)
     entry = adapter.entry_request(TeacherRequest(relation_heads=relation_heads))
+    k, n = shard or (1, 1)
     if transfer_format is None:
-        instances: List[Instance] = list(teacher.dataset_reader.read(input_file))
+        instances: List[Instance] = [instance for i, instance in enumerate(teacher.dataset_reader.read(input_file))
+                                     if i % n == k - 1]
     else:
         source = f"transfer set {input_file!r}"
         instances = [unlabeled_instance(teacher.dataset_reader, sentence, source)
-                     for sentence in read_all(input_file, transfer_format)]
+                     for i, sentence in enumerate(read_all(input_file, transfer_format)) if i % n == k - 1]
     # longest first, so padding is small and a memory problem shows at once
     order = sorted(range(len(instances)), key=lambda i: -len(_words(instances[i])))
     counts = {"sentences": len(instances), "computed": 0, "cached": 0}
@@ -179,6 +196,23 @@ def fill_teacher_cache(
     logger.info("teacher cache %s: %d sentences, %d computed, %d already cached (%s)",
                 cache_dir, counts["sentences"], counts["computed"], counts["cached"], disk.stats())
     return counts
+
+
+def check_shard(k: int, n: int) -> Tuple[int, int]:
+    """`(k, n)` if `1 <= k <= n`, else a `ConfigurationError`."""
+    if not (isinstance(k, int) and isinstance(n, int) and n >= 1 and 1 <= k <= n):
+        raise ConfigurationError(f"--shard K/N needs 1 <= K <= N, got {k}/{n}")
+    return k, n
+
+
+def parse_shard(text: Optional[str]) -> Optional[Tuple[int, int]]:
+    """`"K/N"` as `(K, N)` (checked), `None` for no sharding."""
+    if text is None:
+        return None
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigurationError(f"--shard must be K/N with whole numbers, e.g. 2/4; got {text!r}")
+    return check_shard(int(parts[0]), int(parts[1]))
 
 
 def _words(instance: Instance) -> List[str]:
