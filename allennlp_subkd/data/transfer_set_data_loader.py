@@ -82,6 +82,11 @@ class TransferSetDataLoader(MultiProcessDataLoader):
     A distilled model learns from these batches only through its teacher: a student without
     `teacher` and `distillation` gets a clear error at the first unlabeled batch.
 
+    **Training only.** The unlabeled batches are served to loops that compute gradients: an
+    iteration (or `len`) under `torch.no_grad()` — AllenNLP's validation and its evaluation of
+    the test set, which build their loaders from these same params when the config gives no
+    `validation_data_loader` — gets the labeled batches alone.
+
     Registered as a `DataLoader` with name "transfer_set".
 
     # Parameters
@@ -138,9 +143,14 @@ class TransferSetDataLoader(MultiProcessDataLoader):
     # -- DataLoader
 
     def __len__(self) -> int:
+        if not torch.is_grad_enabled():  # validation or evaluation: labeled batches only
+            return super().__len__()
         return super().__len__() + self._unlabeled_batch_count()
 
     def __iter__(self) -> Iterator[TensorDict]:
+        if not torch.is_grad_enabled():  # validation or evaluation: labeled batches only
+            yield from super().__iter__()
+            return
         epoch = self._epoch
         self._epoch += 1
         labeled = super().__iter__()

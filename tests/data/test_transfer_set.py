@@ -233,3 +233,15 @@ def test_fill_teacher_cache_reads_the_same_transfer_files(config, teacher, label
     assert model.teacher.disk.misses == 0 and model.teacher.disk.hits > 16
     with pytest.raises(ConfigurationError, match="unknown transfer-set format 'csv'"):
         fill_teacher_cache(teacher, transfer, str(cache), transfer_format="csv")
+
+
+def test_validation_and_evaluation_loops_get_the_labeled_batches_only():
+    """AllenNLP builds the validation and test loaders from the training loader's params when the
+    config has no validation_data_loader, and runs them under torch.no_grad(): those get the
+    labeled batches alone (an unlabeled batch has no loss to validate)."""
+    _, data = build(NER_STUDENT, transfer_loader(f"{TRANSFER}/tiny.tokens", "tokens", per_epoch=6))
+    with torch.no_grad():
+        batches = list(data)
+        assert len(data) == len(batches)
+    assert batches and all("tags" in b for b in batches)
+    assert len(data) == len(batches) + 2 and sum("tags" not in b for b in data) == 2
