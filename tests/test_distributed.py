@@ -142,3 +142,30 @@ def test_worker_safe_attachment_scores_equal_the_stock_metric():
         stock(heads, labels, gold_heads, gold_labels, mask)
     assert ours.get_metric() == stock.get_metric()
     assert 0 < ours.get_metric()["UAS"] < 1
+
+
+def test_each_worker_distils_its_share_of_each_epochs_transfer_set(tmp_path):
+    """A transfer set under two workers: every epoch one sample (the same seed in both), each
+    worker the sentences of its own share, KD on every unlabeled batch."""
+    from allennlp_subkd.data.transfer_set import TransferSet
+
+    transfer = {"path": "fixtures/transfer/tiny.tokens", "format": "tokens", "sentences_per_epoch": 10, "seed": 5}
+    overrides = {
+        "model.distillation": {"type": "structural"},
+        "trainer.num_epochs": 2,
+        "data_loader": {"type": "transfer_set", "batch_size": 3, "transfer_set": transfer},
+        "validation_data_loader": {"batch_size": 3},
+        "test_data_path": NER_DATA,
+        **TAGGER,
+    }
+    workers = train_on_two_workers(NER_STUDENT, tmp_path, overrides)
+    labeled = {tuple(s) for s in training_sentences(NER_STUDENT, NER_DATA)}
+    sample = TransferSet(transfer["path"], "tokens", sentences_per_epoch=10, seed=5)
+    for epoch in (0, 1):
+        # (two of the transfer set's sentences are also labeled ones: not told apart here)
+        expected = [tuple(s.words) for s in sample.sentences(sample.epoch_sample(epoch)) if tuple(s.words) not in labeled]
+        shares = [[tuple(s) for b in w["batches"] if b["epoch"] == epoch for s in b["sentences"]
+                   if tuple(s) not in labeled] for w in workers]
+        assert all(shares) and not set(shares[0]) & set(shares[1])
+        assert sorted(shares[0] + shares[1]) == sorted(expected)
+    assert all(b["kd_loss"] > 0 for w in workers for b in w["batches"])
