@@ -1,10 +1,13 @@
-"""Cut the shipped transfer sets (unlabeled EWT training sentences) from ``../shared/data``.
+"""Cut the shipped transfer sets (unlabeled EWT training sentences) from ``../shared/data``, and
+copy the full EWT test sets beside the sample.
 
 `make demo`'s students learn from 1,000 labeled sentences (``fixtures/data``, cut by
 ``make_sample.py``) and, in the transfer-set row, from other EWT training sentences for the
 teacher to label: sentences of the same training files that are not in the sample (compared by
 their words), drawn with a fixed seed, written with their words and UPOS only (no gold label can
-leak into KD). CC BY-SA 4.0, attribution in ``fixtures/data/README.md``.
+leak into KD). `make demo` scores its models on the full EWT test sets (2,077 sentences each,
+``test_full.*``) rather than the sample's 250: a demo row's difference then is not test-set noise.
+CC BY-SA 4.0, attribution in ``fixtures/data/README.md``.
 
     python scripts/make_transfer_set.py --data-dir ../shared/data --out fixtures/data --size 4000
 """
@@ -56,6 +59,9 @@ def main() -> None:
     with open(out / "uner_ewt" / "transfer.conll", "w", encoding="utf-8") as f:
         for sentence in ner:
             f.write("".join(f"{word} {upos}\n" for word, upos in sentence) + "\n")
+    for folder, name, ext in (("uner_ewt", "en_ewt-uner-test", "conll"), ("ud_ewt", "en_ewt-ud-test", "conllu")):
+        text = (data / folder / f"{name}.{ext}").read_text(encoding="utf-8")
+        (out / folder / f"test_full.{ext}").write_text(text, encoding="utf-8")
     dep = pick(data / "ud_ewt" / "en_ewt-ud-train.conllu", out / "ud_ewt" / "train.conllu",
                conllu_sentence, args.size, args.seed)
     with open(out / "ud_ewt" / "transfer.conllu", "w", encoding="utf-8") as f:
