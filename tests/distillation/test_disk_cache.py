@@ -544,6 +544,35 @@ def test_merge_stores_adds_missing_entries_and_keeps_the_total(tmp_path):
     assert torch.equal(merged.get(DIGEST_A, ("s", 5))[0], torch.full((5,), 5.0))
 
 
+def test_a_file_store_moves_into_a_sqlite_store_in_its_own_directory(tmp_path, caplog):
+    """`merge_stores(d, [d])` (`allennlp merge-teacher-cache d --cache-dir d`): a directory filled
+    with `store: "files"` becomes a SQLite store with the same entries, last used when the
+    files were; until then the SQLite store says why it does not read them."""
+    files = TeacherDiskCache(str(tmp_path))
+    for i in range(5):
+        files.put(DIGEST_A, ("s", i), (torch.full((3,), float(i)), torch.arange(i)))
+    files.put(DIGEST_B, ("b",), (torch.ones(2),))
+    (tmp_path / DIGEST_A[:16] / "00").mkdir(exist_ok=True)
+    (tmp_path / DIGEST_A[:16] / "00" / ".tmp-leftover.skd").write_bytes(b"half")  # a killed writer's
+    layout = LAYOUTS["files"]
+    layout.backdate(files, DIGEST_A, ("s", 0), 1_000_000.0)
+    with caplog.at_level(logging.WARNING, logger=sqlite_module.__name__):
+        before = TeacherSqliteStore(str(tmp_path))
+        assert before.get(DIGEST_A, ("s", 0)) is None and before.enabled
+    assert len(_warnings(caplog, sqlite_module.__name__)) == 1
+    assert "merge-teacher-cache" in _warnings(caplog, sqlite_module.__name__)[0].getMessage()
+    before.close()
+    expected = cache_entries(tmp_path, "files")
+    assert merge_stores(str(tmp_path), [str(tmp_path)]) == {DIGEST_A[:16] + ".sqlite3": 5, DIGEST_B[:16] + ".sqlite3": 1}
+    assert cache_entries(tmp_path, "sqlite") == expected and len(expected) == 6
+    moved = TeacherSqliteStore(str(tmp_path))
+    assert LAYOUTS["sqlite"].last_used(moved, DIGEST_A, ("s", 0)) == 1_000_000.0
+    tensors = moved.get(DIGEST_A, ("s", 4))
+    assert torch.equal(tensors[0], torch.full((3,), 4.0)) and torch.equal(tensors[1], torch.arange(4))
+    tracked, sizes, lengths = LAYOUTS["sqlite"].totals(tmp_path, DIGEST_A)
+    assert tracked == sizes == lengths == sum(len(d) for (prefix, _), d in expected.items() if prefix == DIGEST_A[:16])
+
+
 # ---------------------------------------------------------------------------- unwritable directory
 
 

@@ -61,6 +61,7 @@ from allennlp.common.checks import ConfigurationError
 
 from allennlp_subkd.distillation.teacher.cache import storage_dtype
 from allennlp_subkd.distillation.teacher.disk_cache import (
+    SUFFIX as FILE_SUFFIX,
     decode,
     encode,
     key_hash,
@@ -267,6 +268,12 @@ class TeacherSqliteStore:
         database = self._databases.get(digest)
         if database is None:
             path = database_path(self.directory, digest)
+            if not path.exists() and (self.directory / digest[:16]).is_dir():
+                logger.warning(
+                    "teacher disk cache: %s holds this teacher's entries as files (teacher.cache.store "
+                    "\"files\"), which the SQLite store does not read: set store \"files\", or move them "
+                    "into %s with `allennlp merge-teacher-cache %s --cache-dir %s`",
+                    self.directory / digest[:16], path.name, self.directory, self.directory)
             try:
                 database = _Database(path)
             except sqlite3.Error as error:
@@ -396,32 +403,66 @@ def database_entries(path: Path) -> Dict[str, bytes]:
 
 
 def merge_stores(target: str, sources: Iterable[str]) -> Dict[str, int]:
-    """Copy every entry of the SQLite stores under the directories `sources` into the store
-    under `target` (created if missing): one database per teacher, entries the target already
-    has kept (the same sentence filled twice is the same entry). Run it when no process writes
-    the sources. Returns {database file name: entries added}. The bound applies at the next
-    write."""
+    """Copy every entry under the directories `sources` into the SQLite store under `target`
+    (created if missing), one database per teacher: the rows of their SQLite stores, and the
+    entry files of their file stores (`store: "files"`, last used at the file's modification
+    time), so `merge_stores(d, [d])` turns a directory's file store into a SQLite store (the
+    files are left; delete them afterwards). Entries the target already has are kept (the same
+    sentence filled twice is the same entry); bytes are copied as they are (`get` checks them).
+    Run it when no process writes the sources. Returns {database file name: entries added}.
+    The bound applies at the next write."""
     Path(target).mkdir(parents=True, exist_ok=True)
     added: Dict[str, int] = {}
+
+    def insert(name: str, statement: str, rows) -> None:
+        connection = connect(Path(target) / name)
+        try:
+            count = "SELECT COUNT(*) FROM main.entries"
+            with _Transaction(connection):
+                (before,) = connection.execute(count).fetchone()
+                connection.executemany(statement, rows)
+                (after,) = connection.execute(count).fetchone()
+            added[name] = added.get(name, 0) + after - before
+        finally:
+            connection.close()
+
     for source in sources:
         for path in sorted(Path(source).glob(f"*{SUFFIX}")):
             destination = Path(target) / path.name
-            if destination.resolve() == path.resolve():
+            if destination.exists() and destination.resolve() == path.resolve():
                 continue
+            connect(path).close()  # the source is a store database (of this layout)
             connection = connect(destination)
             try:
-                connect(path).close()  # the source is a store database (of this layout)
                 connection.execute("ATTACH DATABASE ? AS source", (str(path),))
                 try:
+                    count = "SELECT COUNT(*) FROM main.entries"
                     with _Transaction(connection):
-                        count = "SELECT COUNT(*) FROM main.entries"
                         (before,) = connection.execute(count).fetchone()
                         connection.execute("INSERT INTO main.entries (key, size, used, data) SELECT key, size, used, data "
                                            "FROM source.entries WHERE true ON CONFLICT (key) DO NOTHING")
                         (after,) = connection.execute(count).fetchone()
-                        added[path.name] = added.get(path.name, 0) + after - before
+                    added[path.name] = added.get(path.name, 0) + after - before
                 finally:
                     connection.execute("DETACH DATABASE source")
             finally:
                 connection.close()
+        folders = sorted(p for p in Path(source).iterdir() if p.is_dir() and _is_hex(p.name, 16)) \
+            if Path(source).is_dir() else []
+        for folder in folders:  # a file store: <digest[:16]>/<2 hex>/<key hash>.skd
+            files = [f for f in sorted(folder.glob(f"*/*{FILE_SUFFIX}")) if _is_hex(f.stem, 64)]
+            if files:
+                insert(folder.name + SUFFIX, "INSERT INTO entries (key, size, used, data) VALUES (?, ?, ?, ?) "
+                                             "ON CONFLICT (key) DO NOTHING", (_file_row(f) for f in files))
     return added
+
+
+def _is_hex(name: str, length: int) -> bool:
+    return len(name) == length and all(c in "0123456789abcdef" for c in name)
+
+
+def _file_row(path: Path) -> Tuple[bytes, int, float, bytes]:
+    """A file store's entry file as a row: key, size, last used (its modification time), bytes."""
+    used = path.stat().st_mtime
+    data = path.read_bytes()
+    return bytes.fromhex(path.stem), len(data), used, data
