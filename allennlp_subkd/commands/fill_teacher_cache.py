@@ -231,6 +231,9 @@ def fill_teacher_cache(
         tensors = util.move_to_device(batch.as_tensor_dict(), device)
         writes = disk.writes
         teacher.outputs(adapter, adapter.fill_batch(teacher, tensors), entry)
+        if not disk.enabled:  # it could not open or write its store (one warning says why)
+            raise ConfigurationError(f"the teacher cache in {cache_dir!r} cannot be written (see the "
+                                     "warning above); nothing more is stored")
         counts["computed"] += disk.writes - writes
         teacher.cache.clear()  # the memory cache only passes entries on: keep it empty
     counts["cached"] = counts["sentences"] - counts["computed"]

@@ -508,6 +508,21 @@ def test_a_file_that_is_not_a_database_turns_the_sqlite_store_off_with_one_warni
     assert path.read_bytes().startswith(b"not a database")  # left as it was
 
 
+@pytest.mark.parametrize("store_name", ["sqlite", "files"])
+def test_fill_teacher_cache_fails_when_its_store_cannot_be_written(tmp_path, store_name):
+    """The command's whole point is the store: one that turns itself off (a file that is not a
+    database; a folder where an entry file goes) is an error, not a fill that stored nothing."""
+    digest = archive_digest(SIMPLE_TEACHER)
+    if store_name == "sqlite":
+        database_path(tmp_path, digest).write_bytes(b"not a database " * 100)
+    else:  # every 2-hex folder of the teacher's is a file: no entry can be written
+        (tmp_path / digest[:16]).mkdir()
+        for i in range(256):
+            (tmp_path / digest[:16] / f"{i:02x}").write_text("a file, not a folder")
+    with pytest.raises(ConfigurationError, match="cannot be written"):
+        fill_teacher_cache(SIMPLE_TEACHER, NER_DATA, str(tmp_path), store=store_name)
+
+
 def test_a_sqlite_store_survives_a_deep_copy(tmp_path):
     """A model (and its teacher) can be deep-copied or pickled: the copy opens its own
     connections."""

@@ -1,5 +1,9 @@
 """
-A persistent, on-disk store of a frozen teacher's per-sentence outputs.
+A persistent, on-disk store of a frozen teacher's per-sentence outputs, one file per sentence:
+`teacher.cache.store: "files"`, the store of earlier releases, kept for this release (the
+default is one SQLite database per teacher, `sqlite_store.TeacherSqliteStore`, which stores the
+same `encode` bytes under the same `key_hash`). The entry format, its checks and the helpers both
+stores use live here.
 
 The in-memory `TeacherCache` lives as long as one training process. `TeacherDiskCache` keeps
 the same per-sentence entries in a directory, so a teacher runs once per sentence across

@@ -43,14 +43,21 @@ transaction, so the size bound never needs a scan, and every process sees the to
   warning: training goes on with the in-memory cache.
 
 Size: the entry bytes plus SQLite's pages (rows are packed into 4 KiB pages; a large entry
-spills into overflow pages), the key index and the last-used index (about 60 bytes a row), and
-while processes have it open a write-ahead log next to it (`-wal`, `-shm`; checkpointed into the
-database and removed when the last connection closes). Copy a store only when no process has it
-open, or merge it with `merge_stores`.
+spills into overflow pages), the key index and the last-used index, and while processes have it
+open a write-ahead log next to it (`-wal`, `-shm`; checkpointed into the database and removed
+when the last connection closes). Measured (`benchmarks/teacher_store.py`, 2,000 sentences): a
+NER tagger's ≈ 0.9 KiB entries take 1.3x their bytes on disk (4.7x as files), a parser's
+≈ 10 KiB ones 1.1x (1.2x as files). Copy a store only when no process has it open, or merge it
+with `merge_stores`.
+
+A store's connections are shared by the threads of a process under a lock, never by processes:
+a forked child opens its own, a pickled or deep-copied store reopens them.
 """
+import functools
 import logging
 import os
 import sqlite3
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -197,12 +204,17 @@ class _Transaction:
                 pass
 
 
-def _close_all(databases: Dict[str, _Database], pid: int) -> None:
+def _close_all(databases: Dict[str, _Database], pid: int, lock: threading.RLock) -> None:
     """Write the queued refreshes and close (the last connection checkpoints the WAL into the
     database and removes it). Only in the process that opened them: a forked child abandons
     its copies."""
     if os.getpid() != pid:
         return
+    with lock:
+        _close_databases(databases)
+
+
+def _close_databases(databases: Dict[str, _Database]) -> None:
     for database in list(databases.values()):
         try:
             if database.pending:
@@ -215,6 +227,16 @@ def _close_all(databases: Dict[str, _Database], pid: int) -> None:
         except sqlite3.Error:
             pass
     databases.clear()
+
+
+def _locked(method):
+    """The method under the store's lock (threads share its connections)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class TeacherSqliteStore:
@@ -247,13 +269,14 @@ class TeacherSqliteStore:
     def _open(self) -> None:
         self._databases: Dict[str, _Database] = {}  # per digest
         self._pid = os.getpid()
-        self._finalizer = weakref.finalize(self, _close_all, self._databases, self._pid)
+        self._lock = threading.RLock()  # one transaction at a time on a connection
+        self._finalizer = weakref.finalize(self, _close_all, self._databases, self._pid, self._lock)
 
     # pickling (a deep copy of a model) and forking leave the connections behind
     def __getstate__(self):
         self.flush()
         state = dict(self.__dict__)
-        for name in ("_databases", "_pid", "_finalizer"):
+        for name in ("_databases", "_pid", "_lock", "_finalizer"):
             state.pop(name)
         return state
 
@@ -287,6 +310,7 @@ class TeacherSqliteStore:
                        what, path, type(error).__name__, error)
         self.enabled = False
 
+    @_locked
     def get(self, digest: str, key: Hashable) -> Optional[Tuple[torch.Tensor, ...]]:
         """The stored tensors or `None` (missing, truncated, corrupt or another teacher's)."""
         if not self.enabled:
@@ -326,6 +350,7 @@ class TeacherSqliteStore:
         self.hits += 1
         return tensors
 
+    @_locked
     def put(self, digest: str, key: Hashable, tensors: Sequence[torch.Tensor], exact: Collection[int] = ()) -> None:
         """Write one entry in one transaction (with the queued refreshes, and the evictions the
         bound asks for); errors only warn. Floating-point tensors are stored in the cache dtype,
@@ -374,6 +399,7 @@ class TeacherSqliteStore:
             database.pending.clear()  # only last-used times: reading goes on
             logger.debug("teacher disk cache: last-used times not written to %s: %s", database.path, error)
 
+    @_locked
     def flush(self) -> None:
         """Write the queued last-used refreshes now."""
         if self._pid != os.getpid():
@@ -382,10 +408,11 @@ class TeacherSqliteStore:
             if database.pending:
                 self._write_pending(database)
 
+    @_locked
     def close(self) -> None:
         """Write the queued refreshes and close the databases (reopened on the next use)."""
         if self._pid == os.getpid():
-            _close_all(self._databases, self._pid)
+            _close_databases(self._databases)
 
     def stats(self) -> str:
         return (f"{self.hits} hits, {self.misses} misses, {self.writes} writes, "
