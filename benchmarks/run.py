@@ -315,14 +315,24 @@ def fill_cache(archive: str, data: str, cache_dir: Path, log: Path, threads: int
     return json.loads(record_file.read_text())["seconds"]
 
 
+def cache_entries(directory: Path) -> Dict:
+    """The entries of a teacher cache directory, either store (`store.cache_entries`)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from allennlp_subkd.distillation.teacher.store import cache_entries as entries
+
+    return entries(directory)
+
+
 def count_entries(directory: Path) -> int:
-    return sum(1 for _ in directory.glob("*/*/*.skd"))
+    return len(cache_entries(directory))
 
 
 def du_mb(directory: Path) -> Dict[str, float]:
-    """Entry bytes and on-disk (block-rounded) size of a cache directory, in MB."""
-    files = list(directory.glob("*/*/*.skd"))
-    apparent = sum(f.stat().st_size for f in files)
+    """Entry bytes and on-disk (block-rounded) size of a cache directory (either store: entry
+    files, SQLite databases and their logs), in MB."""
+    apparent = sum(len(data) for data in cache_entries(directory).values())
+    files = [*directory.glob("*/*/*.skd"), *directory.glob("*.sqlite3*")]
     blocks = sum(f.stat().st_blocks * 512 for f in files)
     return {"entries_mb": apparent / 1e6, "on_disk_mb": blocks / 1e6}
 

@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from allennlp.commands.train import train_model_from_file
 from allennlp.common import Params
 from allennlp.data import DatasetReader
@@ -13,6 +15,7 @@ import allennlp_subkd  # noqa: F401
 import tests.per_worker_kd  # noqa: F401  (registers the "test_per_worker_kd" callback here)
 from allennlp_subkd.distillation.teacher.cache import archive_digest
 from allennlp_subkd.distillation.teacher.disk_cache import decode, entry_files, key_hash
+from allennlp_subkd.distillation.teacher.store import cache_entries
 
 NER_STUDENT = "fixtures/configs/ner_student.jsonnet"
 NER_TEACHER = "fixtures/teachers/ner_crf_teacher.tar.gz"
@@ -76,13 +79,15 @@ def test_distributed_kd_training_on_two_cpu_workers(tmp_path):
     assert (tmp_path / "model.tar.gz").is_file()
 
 
-def test_two_workers_share_one_disk_cache(tmp_path):
-    """Both workers write their share of the teacher's outputs into one directory: afterwards
-    every training sentence has exactly one valid entry and no temporary file is left."""
+@pytest.mark.parametrize("store", ["sqlite", "files"])
+def test_two_workers_share_one_disk_cache(tmp_path, store):
+    """Both workers write their share of the teacher's outputs into one directory (one SQLite
+    database, or one file per entry): afterwards every training sentence has exactly one valid
+    entry and no temporary file (or write-ahead log) is left."""
     cache = tmp_path / "cache"
     overrides = {
         "model.distillation": {"type": "structural"},
-        "model.teacher.cache": {"dir": str(cache)},
+        "model.teacher.cache": {"dir": str(cache), "store": store},
         "trainer.num_epochs": 1,
         "data_loader": {"batch_size": 3},
         "test_data_path": NER_DATA,  # AllenNLP's distributed vocabulary step reads a null path
@@ -94,20 +99,24 @@ def test_two_workers_share_one_disk_cache(tmp_path):
 
     digest = archive_digest(NER_TEACHER)
     keys = []
-    for path in entry_files(str(cache)):
-        data = path.read_bytes()
+    entries = cache_entries(cache)
+    assert cache_entries(cache, store) == entries
+    for (prefix, name), data in entries.items():
         header = json.loads(data[8:8 + int.from_bytes(data[4:8], "little")].decode("utf-8"))
         assert header["digest"] == digest
         tensors = decode(data, digest, tuple(header["key"]))
-        assert tensors is not None, f"{path} is not a complete entry"
-        assert path.stem == key_hash(digest, tuple(header["key"])) and path.parts[-3] == digest[:16]
+        assert tensors is not None, f"{name} is not a complete entry"
+        assert name == key_hash(digest, tuple(header["key"])) and prefix == digest[:16]
         (emissions,) = tensors
         assert emissions.shape[0] == len(header["key"]) and emissions.isfinite().all()
         keys.append(tuple(header["key"]))
     # one entry per sentence: the shares of both workers (neither saw the other's sentences)
     assert sorted(keys) == sorted(tuple(s) for s in sentences) and len(set(keys)) == len(keys)
-    leftovers = [p for p in cache.rglob("*") if p.is_file() and (p.suffix != ".skd" or p.name.startswith("."))]
-    assert leftovers == []  # no temporary or probe file
+    suffix = {"files": ".skd", "sqlite": ".sqlite3"}[store]
+    leftovers = [p for p in cache.rglob("*") if p.is_file() and (p.suffix != suffix or p.name.startswith("."))]
+    assert leftovers == []  # no temporary or probe file, no write-ahead log
+    if store == "files":
+        assert all(path.parts[-3] == digest[:16] and path.parent.name == path.stem[:2] for path in entry_files(str(cache)))
 
 
 def test_distributed_parser_kd_training_on_two_cpu_workers(tmp_path):

@@ -1,2 +1,2 @@
 """Registered `allennlp` subcommands."""
-from allennlp_subkd.commands.fill_teacher_cache import FillTeacherCache
+from allennlp_subkd.commands.fill_teacher_cache import FillTeacherCache, MergeTeacherCache

@@ -5,7 +5,7 @@ per-sentence outputs in a teacher disk cache, ahead of training.
     allennlp fill-teacher-cache TEACHER.tar.gz DATA --cache-dir DIR \\
         [--adapter NAME_OR_JSON] [--relation-heads 2] [--format FORMAT] [--shard K/N] \\
         [--batch-size 32] [--cuda-device -1] [--dtype float32] [--max-mb 2048] \\
-        --include-package allennlp_subkd
+        [--store sqlite] --include-package allennlp_subkd
 
 It drives the teacher adapter a student would use (`--adapter`: a registered name such as
 `"parser"` or `"dependency_labels"`, or a JSON object with its arguments; by default the
@@ -19,13 +19,19 @@ through `adapter.fill_batch`; with `--format` (`text`, `tokens`, `conll`, `conll
 transfer set, read as the `transfer_set` data loader reads it and made into unlabeled
 instances of the teacher's reader, so the students' transfer-set sentences are cached too.
 
+`--store` names the on-disk store (the students' `teacher.cache.store`): `sqlite` (default, one
+database per teacher) or `files` (one file per sentence).
+
 `--shard K/N` fills only the sentences whose number (0-based, in file order) is `K - 1` modulo
-`N`: N processes or machines, shards 1/N .. N/N, fill one store together. Entries are one file
-each, written atomically, so the N processes may write one directory on a shared file system;
-or each fills a directory of its own and the directories are merged by copying their files
-into one (`cp -r shard*/. cache/`: no two shards write the same entry file unless the same
-sentence is in two shards, and then both files are the same entry). Sentences already in the cache are skipped, so an interrupted
-fill resumes where it stopped.
+`N`: N processes or machines, shards 1/N .. N/N, fill one store together. Every entry is written
+atomically (one transaction, or a temporary file renamed), so the N processes of one machine may
+write one directory; or each fills a directory of its own and the directories are merged: by
+`allennlp merge-teacher-cache --cache-dir cache shard*/` for `sqlite` (`merge_stores`), by
+copying their files into one for `files` (`cp -r shard*/. cache/`). No two shards write the same
+entry unless the same sentence is in two shards, and then both are the same entry. Processes on
+several machines sharing a network file system need `--store files` (SQLite's WAL mode needs the
+processes on one machine), or directories of their own, merged. Sentences already in the cache
+are skipped, so an interrupted fill resumes where it stopped.
 """
 import argparse
 import json
@@ -46,6 +52,8 @@ from allennlp_subkd.distillation.request import TeacherRequest
 from allennlp_subkd.distillation.tasks.parser import CACHED_RELATION_HEADS
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter
 from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
+from allennlp_subkd.distillation.teacher.sqlite_store import merge_stores
+from allennlp_subkd.distillation.teacher.store import DEFAULT_STORE, STORES
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +89,9 @@ class FillTeacherCache(Subcommand):
                                help="storage precision (the students' teacher.cache.dtype)")
         subparser.add_argument("--max-mb", type=float, default=2048.0,
                                help="bound of the cache in MiB (the students' teacher.cache.dir_mb)")
+        subparser.add_argument("--store", choices=sorted(STORES), default=DEFAULT_STORE,
+                               help="the on-disk store (the students' teacher.cache.store): sqlite, one "
+                                    "database per teacher, or files, one file per sentence")
         subparser.add_argument("--relation-heads", type=int, default=CACHED_RELATION_HEADS,
                                help="parsers: the relation_heads of the students' objective (the "
                                     "entries hold the relation scores at the teacher's best "
@@ -100,7 +111,35 @@ def fill_teacher_cache_from_args(args: argparse.Namespace) -> Dict[str, int]:
             raise ConfigurationError(f"--adapter is neither a registered name nor JSON: {error}") from error
     return fill_teacher_cache(args.archive_file, args.input_file, args.cache_dir, args.batch_size,
                               args.cuda_device, args.dtype, args.max_mb, args.relation_heads or None,
-                              adapter, args.format, parse_shard(args.shard))
+                              adapter, args.format, parse_shard(args.shard), args.store)
+
+
+@Subcommand.register("merge-teacher-cache")
+class MergeTeacherCache(Subcommand):
+    """
+    Registered as a `Subcommand` with name "merge-teacher-cache": copies the entries of SQLite
+    teacher stores (directories filled by `fill-teacher-cache --shard`, each on a machine of its
+    own) into one store (`merge_stores`). Stores of `--store files` are merged by copying their
+    files (`cp -r shard*/. cache/`).
+    """
+
+    def add_subparser(self, parser: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        description = "Merge SQLite teacher caches (fill-teacher-cache --shard) into one."
+        subparser = parser.add_parser(self.name, description=description, help=description)
+        subparser.add_argument("sources", nargs="+", help="cache directories to merge")
+        subparser.add_argument("--cache-dir", type=str, required=True,
+                               help="the directory that receives every entry (the students' teacher.cache.dir)")
+        subparser.set_defaults(func=merge_teacher_cache_from_args)
+        return subparser
+
+
+def merge_teacher_cache_from_args(args: argparse.Namespace) -> Dict[str, int]:
+    added = merge_stores(args.cache_dir, args.sources)
+    for name, count in sorted(added.items()):
+        logger.info("teacher cache %s: %d entries added to %s", args.cache_dir, count, name)
+    if not added:
+        logger.warning("no SQLite teacher cache (*.sqlite3) under %s", ", ".join(args.sources))
+    return added
 
 
 def default_adapter_name(model: torch.nn.Module) -> str:
@@ -135,12 +174,13 @@ def fill_teacher_cache(
     adapter: Optional[Union[str, Dict, TeacherAdapter]] = None,
     transfer_format: Optional[str] = None,
     shard: Optional[Tuple[int, int]] = None,
+    store: str = DEFAULT_STORE,
 ) -> Dict[str, int]:
     """Fill `cache_dir` with the entries `adapter` (a registered name, a params dict, an adapter,
     or `None`: the default for the teacher's type) computes for `TeacherRequest(relation_heads)`
     (`None`: every pair), on `input_file` read by the teacher's dataset reader or, with
     `transfer_format`, as a transfer set of that format (only the sentences of `shard = (K, N)`,
-    see `--shard`); returns counts of `sentences`, `computed` and `cached` (already
+    see `--shard`), in the on-disk `store` (`"sqlite"` or `"files"`); returns counts of `sentences`, `computed` and `cached` (already
     there)."""
     if batch_size < 1:
         raise ConfigurationError(f"--batch-size must be >= 1, got {batch_size}")
@@ -151,7 +191,8 @@ def fill_teacher_cache(
     if relation_heads is not None and relation_heads < 1:
         raise ConfigurationError(f"--relation-heads must be >= 1 (or 0 for every pair), got {relation_heads}")
     teacher = FrozenTeacher(archive_file, (torch.nn.Module,), "fill-teacher-cache",
-                            cache_mb=1.0, cache_dtype=dtype, cache_dir=cache_dir, cache_dir_mb=max_mb)
+                            cache_mb=1.0, cache_dtype=dtype, cache_dir=cache_dir, cache_dir_mb=max_mb,
+                            cache_store=store)
     if teacher.disk is None or not teacher.disk.enabled:
         raise ConfigurationError(f"the cache directory {cache_dir!r} is not writable")
     model = teacher.model
@@ -190,9 +231,13 @@ def fill_teacher_cache(
         tensors = util.move_to_device(batch.as_tensor_dict(), device)
         writes = disk.writes
         teacher.outputs(adapter, adapter.fill_batch(teacher, tensors), entry)
+        if not disk.enabled:  # it could not open or write its store (one warning says why)
+            raise ConfigurationError(f"the teacher cache in {cache_dir!r} cannot be written (see the "
+                                     "warning above); nothing more is stored")
         counts["computed"] += disk.writes - writes
         teacher.cache.clear()  # the memory cache only passes entries on: keep it empty
     counts["cached"] = counts["sentences"] - counts["computed"]
+    disk.close()  # a SQLite store: its last-used times written, its write-ahead log folded in
     logger.info("teacher cache %s: %d sentences, %d computed, %d already cached (%s)",
                 cache_dir, counts["sentences"], counts["computed"], counts["cached"], disk.stats())
     return counts

@@ -1,21 +1,20 @@
 """Helpers of the byte-identity tests: the entries a student's training forward passes write
-and the entries `fill-teacher-cache` writes, file by file."""
+and the entries `fill-teacher-cache` writes, entry by entry (in the default store)."""
 import json
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from allennlp.common import Params
 from allennlp.data import Batch, DatasetReader, Vocabulary
 from allennlp.models import Model
 
 from allennlp_subkd.commands.fill_teacher_cache import fill_teacher_cache
-from allennlp_subkd.distillation.teacher.disk_cache import SUFFIX
+from allennlp_subkd.distillation.teacher.store import cache_entries
 
 
-def entry_bytes(directory: Path) -> Dict[str, bytes]:
-    """Every entry file under a cache directory, by its path relative to it."""
-    return {str(path.relative_to(directory)): path.read_bytes()
-            for path in sorted(directory.glob(f"*/*/*{SUFFIX}"))}
+def entry_bytes(directory: Path) -> Dict[Tuple[str, str], bytes]:
+    """Every entry under a cache directory (either store), by (digest prefix, key hash)."""
+    return cache_entries(directory)
 
 
 def training_entries(config: str, data: str, teacher: Dict, distillation: Optional[Dict], directory: Path) -> int:

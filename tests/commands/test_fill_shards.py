@@ -1,6 +1,6 @@
 """`allennlp fill-teacher-cache --shard K/N`: N processes fill one store together (one shared
-directory, or directories of their own merged by copying), with exactly the entries one
-process writes."""
+directory, or directories of their own merged: by `allennlp merge-teacher-cache` for the SQLite
+store, by copying for the file store), with exactly the entries one process writes."""
 import os
 import shutil
 import subprocess
@@ -10,6 +10,7 @@ import pytest
 from allennlp.common.checks import ConfigurationError
 
 from allennlp_subkd.commands.fill_teacher_cache import fill_teacher_cache, parse_shard
+from allennlp_subkd.distillation.teacher.store import cache_entries
 from tests.commands.entry_identity import entry_bytes
 from tests.conftest import ROOT
 
@@ -18,39 +19,53 @@ DATA = "fixtures/ner/tiny.conll"
 TRANSFER = "fixtures/transfer/tiny.tokens"
 
 
-def fill(directory, shard, *extra):
+def fill(directory, shard, store, *extra):
     return subprocess.Popen(
         [sys.executable, "-m", "allennlp", "fill-teacher-cache", TEACHER, *extra, "--cache-dir", str(directory),
-         "--shard", shard, "--batch-size", "1", "--include-package", "allennlp_subkd"],
+         "--shard", shard, "--batch-size", "1", "--store", store, "--include-package", "allennlp_subkd"],
         cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+#: what a store's directory may hold once its writers are gone: entries (no temporary file, no
+#: SQLite write-ahead log)
+ENTRY_SUFFIX = {"files": ".skd", "sqlite": ".sqlite3"}
+
+
+@pytest.mark.parametrize("store", sorted(ENTRY_SUFFIX))
 @pytest.mark.parametrize("data, extra", [(DATA, []), (TRANSFER, ["--format", "tokens"])], ids=["labeled", "transfer-set"])
-def test_two_processes_fill_one_store(data, extra, tmp_path):
+def test_two_processes_fill_one_store(data, extra, store, tmp_path):
     single = tmp_path / "single"
-    fill_teacher_cache(TEACHER, data, str(single), batch_size=1, transfer_format=(extra[1] if extra else None))
+    fill_teacher_cache(TEACHER, data, str(single), batch_size=1, transfer_format=(extra[1] if extra else None),
+                       store=store)
     expected = entry_bytes(single)
+    assert expected and cache_entries(single, store) == expected
     # at the same time into one directory
     shared = tmp_path / "shared"
-    workers = [fill(shared, f"{k}/2", data, *extra) for k in (1, 2)]
+    workers = [fill(shared, f"{k}/2", store, data, *extra) for k in (1, 2)]
     for worker in workers:
         _, err = worker.communicate(timeout=180)
         assert worker.returncode == 0, err[-2000:]
     assert entry_bytes(shared) == expected
-    assert not [p for p in shared.rglob("*") if p.is_file() and not p.name.endswith(".skd")]  # no temporary files
-    # or each into its own directory, merged by copying
+    assert not [p for p in shared.rglob("*") if p.is_file() and not p.name.endswith(ENTRY_SUFFIX[store])]  # no temporary files
+    # or each into its own directory, merged (by copying the files, or merge-teacher-cache)
     parts = []
     for k in (1, 2):
         part = tmp_path / f"part{k}"
         counts = fill_teacher_cache(TEACHER, data, str(part), batch_size=1, shard=(k, 2),
-                                    transfer_format=(extra[1] if extra else None))
+                                    transfer_format=(extra[1] if extra else None), store=store)
         parts.append(entry_bytes(part))
         assert counts["computed"] == len(parts[-1])
     assert not set(parts[0]) & set(parts[1]) and abs(len(parts[0]) - len(parts[1])) <= 1
     merged = tmp_path / "merged"
-    for k in (1, 2):
-        shutil.copytree(tmp_path / f"part{k}", merged, dirs_exist_ok=True)
+    if store == "files":
+        for k in (1, 2):
+            shutil.copytree(tmp_path / f"part{k}", merged, dirs_exist_ok=True)
+    else:
+        subprocess.run([sys.executable, "-m", "allennlp", "merge-teacher-cache", str(tmp_path / "part1"),
+                        str(tmp_path / "part2"), "--cache-dir", str(merged), "--include-package", "allennlp_subkd"],
+                       cwd=ROOT, check=True, capture_output=True)
     assert entry_bytes(merged) == expected
+    assert not [p for p in merged.rglob("*") if p.is_file() and not p.name.endswith(ENTRY_SUFFIX[store])]
 
 
 @pytest.mark.parametrize("text, message", [

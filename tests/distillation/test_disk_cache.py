@@ -1,18 +1,25 @@
-"""The teacher's disk cache stores exactly what the teacher returns, rejects truncated, corrupt
-and misplaced entries, respects its size bound, survives concurrent writers and an unwritable
-directory, and is what `fill-teacher-cache` fills and training reads."""
+"""The teacher's on-disk stores (`sqlite`, the default, and `files`) store exactly what the
+teacher returns, reject truncated, corrupt and misplaced entries, respect their size bound,
+survive concurrent writers, a killed writer and an unwritable directory, and are what
+`fill-teacher-cache` fills and training reads. The guarantees are tested against both stores
+(the `store` fixture), through `Layout`, which reaches into each store's own layout where a test
+damages, moves or dates an entry."""
 import contextlib
+import copy
 import errno
 import json
 import logging
 import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Hashable, Optional
 
 import pytest
 import torch
@@ -25,7 +32,7 @@ from tests.distillation.test_cache import _model_and_batches
 from allennlp_subkd.distillation.request import TeacherRequest
 import allennlp_subkd  # noqa: F401,E402
 from allennlp_subkd.commands.fill_teacher_cache import fill_teacher_cache
-from allennlp_subkd.distillation.teacher import disk_cache as disk_module
+from allennlp_subkd.distillation.teacher import disk_cache as disk_module, sqlite_store as sqlite_module
 from allennlp_subkd.distillation.tasks import parser as parsing, tagger as tagging
 from allennlp_subkd.distillation.teacher.cache import archive_digest
 from allennlp_subkd.distillation.teacher.disk_cache import (
@@ -36,6 +43,8 @@ from allennlp_subkd.distillation.teacher.disk_cache import (
     entry_files,
     key_hash,
 )
+from allennlp_subkd.distillation.teacher.sqlite_store import TeacherSqliteStore, database_path, merge_stores
+from allennlp_subkd.distillation.teacher.store import cache_entries, make_store
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NER_STUDENT = "fixtures/configs/ner_student.jsonnet"  # taught by ner_crf_teacher
@@ -50,8 +59,8 @@ DIGEST_B = "b" * 64
 LOGGER = disk_module.__name__
 
 
-def _warnings(caplog):
-    return [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
+def _warnings(caplog, name=LOGGER):
+    return [r for r in caplog.records if r.name == name and r.levelno == logging.WARNING]
 
 
 def _header(data: bytes) -> dict:
@@ -81,12 +90,101 @@ def _sentences(path: str) -> int:
 
 
 def _entry_bytes(directory) -> int:
-    return sum(path.stat().st_size for path in entry_files(str(directory)))
+    return sum(len(data) for data in cache_entries(directory).values())
 
 
 def _stray_files(directory):
-    """Temporary or probe files left behind anywhere under `directory`."""
-    return [p for p in Path(directory).rglob(".*") if p.is_file()]
+    """Temporary or probe files, or a SQLite write-ahead log, left behind anywhere under
+    `directory`: anything but entry files and store databases."""
+    return [p for p in Path(directory).rglob("*") if p.is_file()
+            and (p.name.startswith(".") or not p.name.endswith((disk_module.SUFFIX, sqlite_module.SUFFIX)))]
+
+
+class Layout:
+    """Where a store keeps an entry, for the tests that damage, move or date one by hand."""
+
+    name = ""
+    logger = ""
+
+    def stored(self, cache, digest: str, key: Hashable) -> Optional[bytes]:
+        """The bytes stored under (digest, key), `None` when there are none."""
+        raise NotImplementedError
+
+    def place(self, cache, digest: str, key: Hashable, data: bytes) -> None:
+        """Store `data` as they are under (digest, key), as a file copy or a row write would."""
+        raise NotImplementedError
+
+    def backdate(self, cache, digest: str, key: Hashable, seconds: float) -> None:
+        """Set the last-used time of (digest, key)."""
+        raise NotImplementedError
+
+    def last_used(self, cache, digest: str, key: Hashable) -> float:
+        raise NotImplementedError
+
+
+class Files(Layout):
+    name, logger = "files", disk_module.__name__
+
+    def stored(self, cache, digest, key):
+        path = cache._path(digest, key)
+        return path.read_bytes() if path.exists() else None
+
+    def place(self, cache, digest, key, data):
+        path = cache._path(digest, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def backdate(self, cache, digest, key, seconds):
+        os.utime(cache._path(digest, key), (seconds, seconds))
+
+    def last_used(self, cache, digest, key):
+        return cache._path(digest, key).stat().st_mtime
+
+
+class Sqlite(Layout):
+    """Rows reached through a connection of the test's own, as another process would."""
+
+    name, logger = "sqlite", sqlite_module.__name__
+
+    @staticmethod
+    def _sql(cache, digest, statement, *arguments):
+        connection = sqlite_module.connect(database_path(cache.directory, digest))
+        try:
+            return connection.execute(statement, arguments).fetchall()
+        finally:
+            connection.close()
+
+    def stored(self, cache, digest, key):
+        rows = self._sql(cache, digest, "SELECT data FROM entries WHERE key = ?", bytes.fromhex(key_hash(digest, key)))
+        return bytes(rows[0][0]) if rows else None
+
+    def place(self, cache, digest, key, data):
+        self._sql(cache, digest, sqlite_module.UPSERT, bytes.fromhex(key_hash(digest, key)), len(data), time.time(), data)
+
+    def backdate(self, cache, digest, key, seconds):
+        self._sql(cache, digest, "UPDATE entries SET used = ? WHERE key = ?", seconds, bytes.fromhex(key_hash(digest, key)))
+
+    def last_used(self, cache, digest, key):
+        return self._sql(cache, digest, "SELECT used FROM entries WHERE key = ?", bytes.fromhex(key_hash(digest, key)))[0][0]
+
+    def totals(self, directory, digest):
+        """(the tracked total, the sum of the rows' sizes, the sum of the blobs' lengths)."""
+        connection = sqlite_module.connect(database_path(directory, digest))
+        try:
+            return connection.execute("SELECT (SELECT bytes FROM total), (SELECT SUM(size) FROM entries), "
+                                      "(SELECT SUM(LENGTH(data)) FROM entries)").fetchone()
+        finally:
+            connection.close()
+
+
+LAYOUTS = {"files": Files(), "sqlite": Sqlite()}
+STORES = sorted(LAYOUTS)
+
+
+@pytest.fixture(params=STORES)
+def store(request) -> Layout:
+    """Each guarantee test runs against both on-disk stores."""
+    return LAYOUTS[request.param]
 
 
 # ---------------------------------------------------------------------------- encode / decode
@@ -137,40 +235,44 @@ def test_decode_rejects_truncated_corrupt_and_foreign_entries():
     assert key_hash(DIGEST_A, key) != key_hash(DIGEST_A, key[:2])
 
 
-# ---------------------------------------------------------------------------- TeacherDiskCache
+# ---------------------------------------------------------------------------- both stores
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
-def test_damaged_file_is_a_miss_removed_counted_and_warned_once(tmp_path, caplog, damage):
-    cache = TeacherDiskCache(str(tmp_path), max_mb=1.0)
+def test_damaged_entry_is_a_miss_removed_counted_and_warned_once(tmp_path, caplog, damage, store):
+    cache = make_store(store.name, str(tmp_path), max_mb=1.0)
     assert cache.enabled
     entries = {("first",): (torch.randn(4, 3),), ("second",): (torch.randn(2, 3),)}
     for key, tensors in entries.items():
         cache.put(DIGEST_A, key, tensors)
-    paths = [cache._path(DIGEST_A, key) for key in entries]
-    for path in paths:
-        data = path.read_bytes()
+    for key in entries:  # a truncated or corrupt file, or row
+        data = store.stored(cache, DIGEST_A, key)
         if damage == "truncate":
-            path.write_bytes(data[: len(data) // 2])
+            store.place(cache, DIGEST_A, key, data[: len(data) // 2])
         elif damage == "flip":
-            path.write_bytes(data[:20] + bytes([data[20] ^ 1]) + data[21:])
+            store.place(cache, DIGEST_A, key, data[:20] + bytes([data[20] ^ 1]) + data[21:])
         else:
-            path.write_bytes(b"")
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+            store.place(cache, DIGEST_A, key, b"")
+    with caplog.at_level(logging.WARNING, logger=store.logger):
         for key in entries:
             assert cache.get(DIGEST_A, key) is None
-    assert not any(path.exists() for path in paths)
+    assert not any(store.stored(cache, DIGEST_A, key) is not None for key in entries)
     assert cache.corrupt == 2 and cache.misses == 2 and cache.hits == 0
-    assert len(_warnings(caplog)) == 1  # the second case is counted, not logged
+    assert len(_warnings(caplog, store.logger)) == 1  # the second case is counted, not logged
     # the next put rewrites a valid entry, which is then served
     key, tensors = next(iter(entries.items()))
     cache.put(DIGEST_A, key, tensors)
-    assert decode(paths[0].read_bytes(), DIGEST_A, key) is not None
+    assert decode(store.stored(cache, DIGEST_A, key), DIGEST_A, key) is not None
     assert torch.equal(cache.get(DIGEST_A, key)[0], tensors[0])
     assert cache.hits == 1 and cache.corrupt == 2
+    if store.name == "sqlite":  # the tracked total followed the deletions and the rewrite
+        tracked, sizes, lengths = store.totals(tmp_path, DIGEST_A)
+        assert tracked == sizes == lengths == len(store.stored(cache, DIGEST_A, key))
 
 
-def test_entry_moved_to_another_teachers_or_sentences_place_is_rejected(tmp_path, caplog):
+def test_a_file_moved_to_another_teachers_or_sentences_place_is_rejected(tmp_path, caplog):
+    """The file layout: an entry file copied into another teacher's folder, or under another
+    sentence's name (the store-neutral test follows)."""
     cache = TeacherDiskCache(str(tmp_path))
     key, other_key = ("the", "words"), ("other", "words")
     cache.put(DIGEST_A, key, (torch.ones(2, 3),))
@@ -192,45 +294,87 @@ def test_entry_moved_to_another_teachers_or_sentences_place_is_rejected(tmp_path
     assert torch.equal(cache.get(DIGEST_A, key)[0], torch.ones(2, 3))  # the original is intact
 
 
-def test_size_bound_keeps_the_most_recently_used_entries(tmp_path):
-    cache = TeacherDiskCache(str(tmp_path), max_mb=0.05)  # 52 KiB: about 12 entries of 4 KiB
+def test_entry_put_under_another_teachers_or_sentences_key_is_rejected(tmp_path, caplog, store):
+    """An entry's bytes stored where another teacher keeps this sentence (its folder or its
+    database), or under another sentence's key hash (a collision), are a corrupt miss."""
+    cache = make_store(store.name, str(tmp_path))
+    key, other_key = ("the", "words"), ("other", "words")
+    cache.put(DIGEST_A, key, (torch.ones(2, 3),))
+    data = store.stored(cache, DIGEST_A, key)
+    assert key_hash(DIGEST_B, key) != key_hash(DIGEST_A, key)
+    store.place(cache, DIGEST_B, key, data)
+    store.place(cache, DIGEST_A, other_key, data)
+    with caplog.at_level(logging.WARNING, logger=store.logger):
+        assert cache.get(DIGEST_B, key) is None
+        assert cache.get(DIGEST_A, other_key) is None
+    assert store.stored(cache, DIGEST_B, key) is None and store.stored(cache, DIGEST_A, other_key) is None
+    assert cache.corrupt == 2 and len(_warnings(caplog, store.logger)) == 1
+    assert torch.equal(cache.get(DIGEST_A, key)[0], torch.ones(2, 3))  # the original is intact
+
+
+def test_size_bound_keeps_the_most_recently_used_entries(tmp_path, store):
+    cache = make_store(store.name, str(tmp_path), max_mb=0.05)  # 52 KiB: about 12 entries of 4 KiB
     entry = lambda i: (torch.full((1000,), float(i)),)  # noqa: E731  4000 bytes of scores
     key = lambda i: ("sentence", i)  # noqa: E731
     past = time.time() - 100_000
 
     def put(i):
         cache.put(DIGEST_A, key(i), entry(i))
-        path = cache._path(DIGEST_A, key(i))
-        os.utime(path, (past + i, past + i))  # entry i is older than entry i + 1
-        return path
+        store.backdate(cache, DIGEST_A, key(i), past + i)  # entry i is older than entry i + 1
 
-    first = put(0)
+    put(0)
     for i in range(1, 8):
         put(i)
-    assert cache.evictions == 0 and len(entry_files(str(tmp_path))) == 8
+    assert cache.evictions == 0 and len(cache_entries(tmp_path)) == 8
     assert cache.get(DIGEST_A, key(0)) is not None  # refreshes 0: now the most recent
-    assert first.stat().st_mtime > past + 1000
+    cache.flush()  # the SQLite store writes its refreshes in batches (files: nothing to do)
+    assert store.last_used(cache, DIGEST_A, key(0)) > past + 1000
     for i in range(8, 40):
         put(i)
         assert _entry_bytes(tmp_path) <= cache.max_bytes
     assert cache.evictions > 0
-    survivors = sorted(_header(p.read_bytes())["key"][1] for p in entry_files(str(tmp_path)))
+    survivors = sorted(_header(data)["key"][1] for data in cache_entries(tmp_path).values())
     assert survivors[0] == 0  # the one read entry outlives the older writes
     recent = survivors[1:]
     assert len(recent) >= 5 and recent == list(range(40 - len(recent), 40))  # the newest ones
 
-    # a second process's view: it scans the folder and keeps the bound as well
-    other = TeacherDiskCache(str(tmp_path), max_mb=0.05)
+    # a second process's view: it scans the folder (files) or reads the shared total (sqlite)
+    # and keeps the bound as well
+    other = make_store(store.name, str(tmp_path), max_mb=0.05)
     for i in range(40, 60):
         other.put(DIGEST_A, key(i), entry(i))
     assert _entry_bytes(tmp_path) <= other.max_bytes
     assert other.get(DIGEST_A, key(59)) is not None and other.get(DIGEST_A, key(1)) is None
+    if store.name == "sqlite":
+        tracked, sizes, lengths = store.totals(tmp_path, DIGEST_A)
+        assert tracked == sizes == lengths == _entry_bytes(tmp_path)
 
 
-def test_float16_storage_halves_the_scores(tmp_path):
+def test_size_bound_holds_with_the_least_recently_read_entry_evicted_first(tmp_path, store):
+    """Reads decide the order too: of entries written in one order and read in the reverse
+    one, the least recently read go first."""
+    cache = make_store(store.name, str(tmp_path), max_mb=0.05)
+    key = lambda i: ("sentence", i)  # noqa: E731
+    past = time.time() - 100_000
+    for i in range(8):
+        cache.put(DIGEST_A, key(i), (torch.full((1000,), float(i)),))
+        store.backdate(cache, DIGEST_A, key(i), past + i)
+    for i in reversed(range(8)):  # 7 read first, 0 last
+        assert cache.get(DIGEST_A, key(i)) is not None
+        cache.flush()
+        store.backdate(cache, DIGEST_A, key(i), past + 100 + (7 - i))
+    for i in range(8, 16):
+        cache.put(DIGEST_A, key(i), (torch.full((1000,), float(i)),))
+    kept = {_header(data)["key"][1] for data in cache_entries(tmp_path).values()}
+    assert cache.evictions > 0 and set(range(8, 16)) <= kept
+    evicted = set(range(8)) - kept
+    assert evicted and evicted == set(range(7, 7 - len(evicted), -1))  # the first read ones
+
+
+def test_float16_storage_halves_the_scores(tmp_path, store):
     scores = torch.randn(30, 9) * 20
-    half = TeacherDiskCache(str(tmp_path / "half"), dtype="float16")
-    full = TeacherDiskCache(str(tmp_path / "full"), dtype="float32")
+    half = make_store(store.name, str(tmp_path / "half"), dtype="float16")
+    full = make_store(store.name, str(tmp_path / "full"), dtype="float32")
     for cache in (half, full):
         cache.put(DIGEST_A, ("k",), (scores, torch.arange(30)))
     (stored, index) = half.get(DIGEST_A, ("k",))
@@ -240,21 +384,225 @@ def test_float16_storage_halves_the_scores(tmp_path):
     assert _entry_bytes(tmp_path / "half") < _entry_bytes(tmp_path / "full")
 
 
+def test_exact_positions_are_kept_in_float32(tmp_path, store):
+    """`put(..., exact=...)`: the tensors at those positions stay float32 in a float16 store
+    (a parser's relation representations), the others are rounded, integers kept."""
+    scores, exact, heads = torch.randn(6, 6) * 20, torch.randn(6, 4) / 3, torch.arange(6)
+    cache = make_store(store.name, str(tmp_path), dtype="float16")
+    cache.put(DIGEST_A, ("k",), (scores, exact, heads), exact=(1,))
+    rounded, kept, index = make_store(store.name, str(tmp_path), dtype="float16").get(DIGEST_A, ("k",))
+    assert rounded.dtype == torch.float16 and not torch.equal(rounded.float(), scores)
+    assert kept.dtype == torch.float32 and torch.equal(kept, exact)
+    assert torch.equal(index, heads)
+
+
+def test_a_killed_writer_leaves_only_complete_entries(tmp_path, store):
+    """A process killed (SIGKILL) while it writes entries as fast as it can: every entry
+    left under a real name (a file, a row) decodes, and the store goes on."""
+    directory = tmp_path / "cache"
+    writer = textwrap.dedent(
+        """
+        import sys, torch
+        from allennlp_subkd.distillation.teacher.store import make_store
+        cache = make_store(sys.argv[1], sys.argv[2])
+        print("ready", flush=True)
+        i = 0
+        while True:
+            cache.put("a" * 64, ("sentence", i), (torch.full((20000,), float(i)), torch.arange(i % 50)))
+            i += 1
+        """
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    process = subprocess.Popen([sys.executable, "-c", writer, store.name, str(directory)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        deadline = time.time() + 60
+        while len(cache_entries(directory)) < 30:
+            assert time.time() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    entries = cache_entries(directory)
+    assert len(entries) >= 30
+    for (prefix, name), data in entries.items():
+        key = _header(data)["key"]
+        assert name == key_hash(DIGEST_A, key) and prefix == DIGEST_A[:16]
+        tensors = decode(data, DIGEST_A, key)
+        assert tensors is not None and torch.equal(tensors[0], torch.full((20000,), float(key[1])))
+    if store.name == "sqlite":
+        connection = sqlite3.connect(str(database_path(directory, DIGEST_A)))
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        connection.close()
+        tracked, sizes, lengths = LAYOUTS["sqlite"].totals(directory, DIGEST_A)
+        assert tracked == sizes == lengths
+    again = make_store(store.name, str(directory))
+    again.put(DIGEST_A, ("after",), (torch.ones(3),))
+    assert torch.equal(again.get(DIGEST_A, ("after",))[0], torch.ones(3))
+    assert again.corrupt == 0
+
+
+# ---------------------------------------------------------------------------- the SQLite store
+
+
+def test_sqlite_store_is_one_database_per_teacher(tmp_path):
+    cache = TeacherSqliteStore(str(tmp_path))
+    cache.put(DIGEST_A, ("k",), (torch.ones(2),))
+    cache.put(DIGEST_B, ("k",), (torch.zeros(2),))
+    cache.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DIGEST_A[:16] + ".sqlite3", DIGEST_B[:16] + ".sqlite3"]
+    entries = cache_entries(tmp_path)
+    assert set(entries) == {(DIGEST_A[:16], key_hash(DIGEST_A, ("k",))), (DIGEST_B[:16], key_hash(DIGEST_B, ("k",)))}
+    assert cache_entries(tmp_path, "files") == {} and cache_entries(tmp_path, "sqlite") == entries
+    connection = sqlite3.connect(str(database_path(tmp_path, DIGEST_A)))
+    assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    connection.close()
+    assert torch.equal(cache.get(DIGEST_A, ("k",))[0], torch.ones(2))  # reopened after close
+
+
+def test_sqlite_reads_refresh_last_used_times_in_batches(tmp_path, monkeypatch):
+    """A hit queues a refresh only when the entry's time is older than REFRESH_AFTER; queued
+    refreshes are written with the next put, at REFRESH_BATCH, or by flush."""
+    layout = LAYOUTS["sqlite"]
+    cache = TeacherSqliteStore(str(tmp_path))
+    keys = [("s", i) for i in range(10)]
+    for key in keys:
+        cache.put(DIGEST_A, key, (torch.ones(3),))
+    fresh = layout.last_used(cache, DIGEST_A, keys[0])
+    assert cache.get(DIGEST_A, keys[0]) is not None  # used a moment ago: no refresh queued
+    assert cache._databases[DIGEST_A].pending == {}
+    past = time.time() - 1000
+    for key in keys:
+        layout.backdate(cache, DIGEST_A, key, past)
+    monkeypatch.setattr(sqlite_module, "REFRESH_BATCH", 4)
+    for key in keys[:3]:
+        assert cache.get(DIGEST_A, key) is not None
+    assert all(layout.last_used(cache, DIGEST_A, key) == past for key in keys)  # queued, not written
+    assert cache.get(DIGEST_A, keys[3]) is not None  # the fourth: the batch is written
+    assert all(layout.last_used(cache, DIGEST_A, key) > fresh for key in keys[:4])
+    assert cache.get(DIGEST_A, keys[4]) is not None
+    cache.put(DIGEST_A, ("new",), (torch.ones(3),))  # written with the next put
+    assert layout.last_used(cache, DIGEST_A, keys[4]) > fresh
+    assert cache.get(DIGEST_A, keys[5]) is not None
+    cache.flush()
+    assert layout.last_used(cache, DIGEST_A, keys[5]) > fresh
+    assert cache.get(DIGEST_A, keys[6]) is not None
+    del cache  # garbage collected: the queue is written
+    assert layout.last_used(TeacherSqliteStore(str(tmp_path)), DIGEST_A, keys[6]) > fresh
+    assert all(layout.last_used(TeacherSqliteStore(str(tmp_path)), DIGEST_A, key) == past for key in keys[7:])
+
+
+def test_a_file_that_is_not_a_database_turns_the_sqlite_store_off_with_one_warning(tmp_path, caplog):
+    path = database_path(tmp_path, DIGEST_A)
+    path.write_bytes(b"not a database, and longer than a header " * 200)
+    cache = TeacherSqliteStore(str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger=sqlite_module.__name__):
+        assert cache.get(DIGEST_A, ("k",)) is None
+        cache.put(DIGEST_A, ("k",), (torch.ones(2),))
+        assert cache.get(DIGEST_A, ("k",)) is None
+    warnings = _warnings(caplog, sqlite_module.__name__)
+    assert not cache.enabled and len(warnings) == 1 and str(path) in warnings[0].getMessage()
+    assert path.read_bytes().startswith(b"not a database")  # left as it was
+
+
+@pytest.mark.parametrize("store_name", ["sqlite", "files"])
+def test_fill_teacher_cache_fails_when_its_store_cannot_be_written(tmp_path, store_name):
+    """The command's whole point is the store: one that turns itself off (a file that is not a
+    database; a folder where an entry file goes) is an error, not a fill that stored nothing."""
+    digest = archive_digest(SIMPLE_TEACHER)
+    if store_name == "sqlite":
+        database_path(tmp_path, digest).write_bytes(b"not a database " * 100)
+    else:  # every 2-hex folder of the teacher's is a file: no entry can be written
+        (tmp_path / digest[:16]).mkdir()
+        for i in range(256):
+            (tmp_path / digest[:16] / f"{i:02x}").write_text("a file, not a folder")
+    with pytest.raises(ConfigurationError, match="cannot be written"):
+        fill_teacher_cache(SIMPLE_TEACHER, NER_DATA, str(tmp_path), store=store_name)
+
+
+def test_a_sqlite_store_survives_a_deep_copy(tmp_path):
+    """A model (and its teacher) can be deep-copied or pickled: the copy opens its own
+    connections."""
+    cache = TeacherSqliteStore(str(tmp_path))
+    cache.put(DIGEST_A, ("k",), (torch.ones(2),))
+    twin = copy.deepcopy(cache)
+    assert torch.equal(twin.get(DIGEST_A, ("k",))[0], torch.ones(2))
+    twin.put(DIGEST_A, ("other",), (torch.zeros(2),))
+    assert torch.equal(cache.get(DIGEST_A, ("other",))[0], torch.zeros(2))
+    assert twin._databases[DIGEST_A].connection is not cache._databases[DIGEST_A].connection
+
+
+def test_merge_stores_adds_missing_entries_and_keeps_the_total(tmp_path):
+    parts = [tmp_path / "part1", tmp_path / "part2"]
+    for n, part in enumerate(parts):
+        cache = TeacherSqliteStore(str(part))
+        for i in range(n, 6, 2):
+            cache.put(DIGEST_A, ("s", i), (torch.full((5,), float(i)),))
+        cache.put(DIGEST_A, ("shared",), (torch.ones(2),))
+        cache.put(DIGEST_B, ("b", n), (torch.zeros(2),))
+        cache.close()
+    target = tmp_path / "merged"
+    added = merge_stores(str(target), [str(p) for p in parts])
+    assert added == {DIGEST_A[:16] + ".sqlite3": 7, DIGEST_B[:16] + ".sqlite3": 2}
+    expected = {}
+    for part in parts:
+        expected.update(cache_entries(part))
+    assert cache_entries(target) == expected and len(expected) == 9
+    tracked, sizes, lengths = LAYOUTS["sqlite"].totals(target, DIGEST_A)
+    assert tracked == sizes == lengths
+    assert merge_stores(str(target), [str(p) for p in parts]) == {DIGEST_A[:16] + ".sqlite3": 0,
+                                                                   DIGEST_B[:16] + ".sqlite3": 0}
+    merged = TeacherSqliteStore(str(target))
+    assert torch.equal(merged.get(DIGEST_A, ("s", 5))[0], torch.full((5,), 5.0))
+
+
+def test_a_file_store_moves_into_a_sqlite_store_in_its_own_directory(tmp_path, caplog):
+    """`merge_stores(d, [d])` (`allennlp merge-teacher-cache d --cache-dir d`): a directory filled
+    with `store: "files"` becomes a SQLite store with the same entries, last used when the
+    files were; until then the SQLite store says why it does not read them."""
+    files = TeacherDiskCache(str(tmp_path))
+    for i in range(5):
+        files.put(DIGEST_A, ("s", i), (torch.full((3,), float(i)), torch.arange(i)))
+    files.put(DIGEST_B, ("b",), (torch.ones(2),))
+    (tmp_path / DIGEST_A[:16] / "00").mkdir(exist_ok=True)
+    (tmp_path / DIGEST_A[:16] / "00" / ".tmp-leftover.skd").write_bytes(b"half")  # a killed writer's
+    layout = LAYOUTS["files"]
+    layout.backdate(files, DIGEST_A, ("s", 0), 1_000_000.0)
+    with caplog.at_level(logging.WARNING, logger=sqlite_module.__name__):
+        before = TeacherSqliteStore(str(tmp_path))
+        assert before.get(DIGEST_A, ("s", 0)) is None and before.enabled
+    assert len(_warnings(caplog, sqlite_module.__name__)) == 1
+    assert "merge-teacher-cache" in _warnings(caplog, sqlite_module.__name__)[0].getMessage()
+    before.close()
+    expected = cache_entries(tmp_path, "files")
+    assert merge_stores(str(tmp_path), [str(tmp_path)]) == {DIGEST_A[:16] + ".sqlite3": 5, DIGEST_B[:16] + ".sqlite3": 1}
+    assert cache_entries(tmp_path, "sqlite") == expected and len(expected) == 6
+    moved = TeacherSqliteStore(str(tmp_path))
+    assert LAYOUTS["sqlite"].last_used(moved, DIGEST_A, ("s", 0)) == 1_000_000.0
+    tensors = moved.get(DIGEST_A, ("s", 4))
+    assert torch.equal(tensors[0], torch.full((3,), 4.0)) and torch.equal(tensors[1], torch.arange(4))
+    tracked, sizes, lengths = LAYOUTS["sqlite"].totals(tmp_path, DIGEST_A)
+    assert tracked == sizes == lengths == sum(len(d) for (prefix, _), d in expected.items() if prefix == DIGEST_A[:16])
+
+
 # ---------------------------------------------------------------------------- unwritable directory
 
 
-def test_unwritable_directory_disables_the_disk_cache_and_training_goes_on(tmp_path, caplog):
+def test_unwritable_directory_disables_the_disk_cache_and_training_goes_on(tmp_path, caplog, store):
     blocker = tmp_path / "file"
     blocker.write_text("a regular file, not a directory")
     directory = blocker / "cache"
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
-        cache = TeacherDiskCache(str(directory))
-    assert not cache.enabled and len(_warnings(caplog)) == 1
+    with caplog.at_level(logging.WARNING, logger=store.logger):
+        cache = make_store(store.name, str(directory))
+    assert not cache.enabled and len(_warnings(caplog, store.logger)) == 1
     cache.put(DIGEST_A, ("k",), (torch.ones(2),))  # no error, nothing stored
     assert cache.get(DIGEST_A, ("k",)) is None and cache.writes == 0
 
-    overrides = {"trainer.num_epochs": 1, "model.teacher.cache": {"dir": str(directory)}}
-    with _records(LOGGER) as records:  # training resets the root logger's handlers (caplog's)
+    overrides = {"trainer.num_epochs": 1, "model.teacher.cache": {"dir": str(directory), "store": store.name}}
+    with _records(store.logger) as records:  # training resets the root logger's handlers (caplog's)
         model = train_model_from_file(NER_STUDENT, tmp_path / "run", overrides=json.dumps(overrides))
     assert len([r for r in records if r.levelno == logging.WARNING]) == 1
     teacher = model.teacher
@@ -264,29 +612,56 @@ def test_unwritable_directory_disables_the_disk_cache_and_training_goes_on(tmp_p
     assert blocker.read_text() == "a regular file, not a directory"
 
 
-@pytest.mark.parametrize("refused", ["probe", "first entry"])
-def test_an_existing_directory_that_refuses_writes_leaves_training_on_the_memory_cache(tmp_path, monkeypatch, refused):
+@pytest.mark.parametrize("store_name, refused", [
+    ("files", "probe"), ("files", "first entry"),
+    ("sqlite", "probe"), ("sqlite", "database"), ("sqlite", "first entry"),
+])
+def test_an_existing_directory_that_refuses_writes_leaves_training_on_the_memory_cache(
+        tmp_path, monkeypatch, store_name, refused):
     """The cache directory exists but cannot be written (its mode, a read-only mount, a quota
     reached). Tests run as root, whom `chmod` does not stop, so the refusal is the
     `PermissionError` a user gets, raised where the disk cache creates files in that directory:
-    the writability probe at start, or the first entry after a successful probe."""
+    the writability probe at start, or the first entry after a successful probe (files); for
+    the SQLite store, the database that cannot be created, or its first entry that cannot be
+    written (SQLite's own error, as a full disk gives it)."""
     directory = tmp_path / "cache"
     directory.mkdir()
     os.chmod(directory, 0o555)  # what a user would have; root ignores it
+    inside = lambda path: Path(path).resolve().is_relative_to(directory.resolve())  # noqa: E731
 
     def refusing(original):
         def create(*args, dir=None, **kwargs):  # noqa: A002  (tempfile's argument)
-            if dir is not None and Path(dir).resolve().is_relative_to(directory.resolve()):
+            if dir is not None and inside(dir):
                 raise PermissionError(errno.EACCES, "Permission denied", str(dir))
             return original(*args, dir=dir, **kwargs)
 
         return create
 
-    name = "NamedTemporaryFile" if refused == "probe" else "mkstemp"
-    monkeypatch.setattr(tempfile, name, refusing(getattr(tempfile, name)))
+    def refusing_database(original):
+        def connect(database, *args, **kwargs):
+            if inside(database):
+                if refused == "database":
+                    raise sqlite3.OperationalError("unable to open database file")
+                connection = original(database, *args, **kwargs)
+                connection.set_authorizer(  # every write of an entry fails, as a full disk does
+                    lambda action, table, *_: sqlite3.SQLITE_DENY
+                    if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE) and table == "entries"
+                    else sqlite3.SQLITE_OK)
+                return connection
+            return original(database, *args, **kwargs)
 
-    overrides = {"trainer.num_epochs": 2, "model.teacher.cache": {"dir": str(directory)}}
-    with _records(LOGGER) as records:  # training resets the root logger's handlers (caplog's)
+        return connect
+
+    if refused == "probe":
+        monkeypatch.setattr(tempfile, "NamedTemporaryFile", refusing(tempfile.NamedTemporaryFile))
+    elif store_name == "files":
+        monkeypatch.setattr(tempfile, "mkstemp", refusing(tempfile.mkstemp))
+    else:
+        monkeypatch.setattr(sqlite3, "connect", refusing_database(sqlite3.connect))
+    logger_name = LAYOUTS[store_name].logger
+
+    overrides = {"trainer.num_epochs": 2, "model.teacher.cache": {"dir": str(directory), "store": store_name}}
+    with _records(logger_name) as records:  # training resets the root logger's handlers (caplog's)
         model = train_model_from_file(NER_STUDENT, tmp_path / "run", overrides=json.dumps(overrides))
     warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and str(directory) in warnings[0] and "memory" in warnings[0]
@@ -297,7 +672,13 @@ def test_an_existing_directory_that_refuses_writes_leaves_training_on_the_memory
     assert len(teacher.cache) == sentences  # the memory cache took over...
     assert teacher.cache.hits == sentences  # ...and served the second epoch
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["training_kd_loss"] > 0
-    assert [p for p in directory.rglob("*") if p.is_file()] == []
+    if store_name == "sqlite" and refused == "first entry":  # the database exists, without an entry
+        model.teacher.disk.close()
+        monkeypatch.undo()
+        assert [p.name for p in directory.rglob("*") if p.is_file()] == [model.teacher.digest[:16] + ".sqlite3"]
+        assert cache_entries(directory) == {}
+    else:
+        assert [p for p in directory.rglob("*") if p.is_file()] == []
 
 
 # ---------------------------------------------------------------------------- concurrent filling
@@ -306,31 +687,35 @@ _FILL_WORKER = textwrap.dedent(
     """
     import json, os, sys, time
     from allennlp_subkd.commands.fill_teacher_cache import fill_teacher_cache
-    cache_dir, barrier, name = sys.argv[1:4]
-    jobs = json.loads(sys.argv[4])
+    cache_dir, barrier, name, store = sys.argv[1:5]
+    jobs = json.loads(sys.argv[5])
     open(os.path.join(barrier, name), "w").close()
     deadline = time.time() + 120
     while len(os.listdir(barrier)) < 2 and time.time() < deadline:  # start both together
         time.sleep(0.005)
-    print(json.dumps([fill_teacher_cache(archive, data, cache_dir, batch_size=1) for archive, data in jobs]))
+    print(json.dumps([fill_teacher_cache(archive, data, cache_dir, batch_size=1, store=store) for archive, data in jobs]))
     """
 )
 
 
 def _decoded_entries(directory, digest):
-    """{key as JSON: tensors} of every entry of one teacher, each of which must decode."""
+    """{key as JSON: tensors} of every entry of one teacher, each of which must decode, under
+    its own key hash (and, for files, in its own 2-hex folder)."""
     entries = {}
-    for path in sorted((Path(directory) / digest[:16]).glob("*/*.skd")):
-        data = path.read_bytes()
+    for path in entry_files(str(directory)):  # the file layout's names
+        assert path.parent.name == path.stem[:2], path
+    for (prefix, name), data in cache_entries(directory).items():
+        if prefix != digest[:16]:
+            continue
         key = _header(data)["key"]
         tensors = decode(data, digest, key)
-        assert tensors is not None, path
-        assert path.stem == key_hash(digest, key) and path.parent.name == path.stem[:2]
+        assert tensors is not None, (prefix, name)
+        assert name == key_hash(digest, key)
         entries[json.dumps(key)] = tensors
     return entries
 
 
-def test_two_processes_filling_one_directory(tmp_path):
+def test_two_processes_filling_one_directory(tmp_path, store):
     """Two processes fill one directory at once, each with a tagger and a parser teacher, one
     sentence per batch (many interleaved writes of the same entries)."""
     jobs = [(SIMPLE_TEACHER, NER_DATA), (DEP_TEACHER, DEP_DATA)]
@@ -339,7 +724,7 @@ def test_two_processes_filling_one_directory(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", _FILL_WORKER, str(shared), str(barrier), name, json.dumps(jobs)],
+            [sys.executable, "-c", _FILL_WORKER, str(shared), str(barrier), name, store.name, json.dumps(jobs)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for name in ("a", "b")
@@ -356,7 +741,7 @@ def test_two_processes_filling_one_directory(tmp_path):
     for teacher, data in jobs:
         single = tmp_path / "single"
         sentences = _sentences(data)
-        counts = fill_teacher_cache(teacher, data, str(single))
+        counts = fill_teacher_cache(teacher, data, str(single), store=store.name)
         assert counts == {"sentences": sentences, "computed": sentences, "cached": 0}
         digest = archive_digest(teacher)
         expected = _decoded_entries(single, digest)
@@ -367,8 +752,12 @@ def test_two_processes_filling_one_directory(tmp_path):
                 assert concurrent.dtype == exact.dtype and concurrent.shape == exact.shape
                 assert torch.allclose(concurrent, exact, rtol=0, atol=1e-5), key
         total += sentences
-    assert len(entry_files(str(shared))) == total
+    assert len(cache_entries(shared, store.name)) == len(cache_entries(shared)) == total
     assert _stray_files(shared) == [] and _stray_files(tmp_path / "single") == []
+    if store.name == "sqlite":
+        for teacher, _ in jobs:
+            tracked, sizes, lengths = LAYOUTS["sqlite"].totals(shared, archive_digest(teacher))
+            assert tracked == sizes == lengths
 
 
 # ---------------------------------------------------------------------------- fill, then train
@@ -390,20 +779,20 @@ def no_teacher_forward(monkeypatch):
     [(NER_STUDENT, NER_TEACHER, NER_DATA), (DEP_STUDENT, DEP_TEACHER, DEP_DATA)],
     ids=["tagger", "parser"],
 )
-def test_filled_cache_serves_all_of_training(tmp_path, config, teacher, data, request):
+def test_filled_cache_serves_all_of_training(tmp_path, config, teacher, data, request, store):
     directory = tmp_path / "cache"
     sentences = _sentences(data)
-    first = fill_teacher_cache(teacher, data, str(directory), batch_size=4)
+    first = fill_teacher_cache(teacher, data, str(directory), batch_size=4, store=store.name)
     assert first == {"sentences": sentences, "computed": sentences, "cached": 0}
-    assert len(entry_files(str(directory))) == sentences
-    again = fill_teacher_cache(teacher, data, str(directory), batch_size=5)
+    assert len(cache_entries(directory, store.name)) == sentences
+    again = fill_teacher_cache(teacher, data, str(directory), batch_size=5, store=store.name)
     assert again == {"sentences": sentences, "computed": 0, "cached": sentences}
 
     request.getfixturevalue("no_teacher_forward")
     overrides = {
         "trainer.num_epochs": 2,
         "model.teacher.archive": teacher,
-        "model.teacher.cache": {"dir": str(directory), "memory_mb": 64},
+        "model.teacher.cache": {"dir": str(directory), "memory_mb": 64, "store": store.name},
     }
     model = train_model_from_file(config, tmp_path / "run", overrides=json.dumps(overrides))
     disk = model.teacher.disk
@@ -411,7 +800,7 @@ def test_filled_cache_serves_all_of_training(tmp_path, config, teacher, data, re
     assert disk.misses == 0 and disk.writes == 0 and disk.corrupt == 0
     assert disk.hits == sentences  # the first epoch reads the disk, the second memory
     assert model.teacher.cache.hits == sentences
-    assert len(entry_files(str(directory))) == sentences
+    assert len(cache_entries(directory)) == len(cache_entries(directory, store.name)) == sentences
 
 
 def test_a_cache_of_relation_representations_serves_dense_relation_terms(tmp_path, no_teacher_forward_after_fill):
@@ -422,7 +811,7 @@ def test_a_cache_of_relation_representations_serves_dense_relation_terms(tmp_pat
     sentences = _sentences(DEP_DATA)
     assert fill_teacher_cache(DEP_TEACHER, DEP_DATA, str(directory), relation_heads=None)["computed"] == sentences
     assert fill_teacher_cache(DEP_TEACHER, DEP_DATA, str(directory))["computed"] == sentences
-    assert len(entry_files(str(directory))) == 2 * sentences
+    assert len(cache_entries(directory)) == 2 * sentences
     no_teacher_forward_after_fill()
     overrides = {"trainer.num_epochs": 1, "model.teacher.archive": DEP_TEACHER,
                  "model.teacher.cache": {"dir": str(directory)},
@@ -444,21 +833,22 @@ def no_teacher_forward_after_fill(monkeypatch):
     return forbid
 
 
-def test_fill_teacher_cache_command_line(tmp_path):
+def test_fill_teacher_cache_command_line(tmp_path, store):
     directory = tmp_path / "cache"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    chosen = [] if store.name == "sqlite" else ["--store", store.name]  # sqlite: the default
     result = subprocess.run(
         [sys.executable, "-m", "allennlp", "fill-teacher-cache", SIMPLE_TEACHER, NER_DATA,
-         "--cache-dir", str(directory), "--batch-size", "4", "--dtype", "float16",
+         "--cache-dir", str(directory), "--batch-size", "4", "--dtype", "float16", *chosen,
          "--include-package", "allennlp_subkd"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     sentences = _sentences(NER_DATA)
     entries = _decoded_entries(directory, archive_digest(SIMPLE_TEACHER))
-    assert len(entries) == sentences
+    assert len(entries) == sentences == len(cache_entries(directory, store.name))
     assert all(tensors[0].dtype == torch.float16 for tensors in entries.values())
-    again = fill_teacher_cache(SIMPLE_TEACHER, NER_DATA, str(directory), dtype="float16")
+    again = fill_teacher_cache(SIMPLE_TEACHER, NER_DATA, str(directory), dtype="float16", store=store.name)
     assert again == {"sentences": sentences, "computed": 0, "cached": sentences}
     assert _stray_files(directory) == []
 
@@ -499,9 +889,9 @@ def _parser_scores_at_heads(model, instances):
     ],
     ids=["tagger-float32", "tagger-float16", "parser-float32", "parser-relation-heads"],
 )
-def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher, scores, dtype):
+def test_disk_served_outputs_equal_the_teachers(tmp_path, config, data, teacher, scores, dtype, store):
     settings = dict(config=config, data=data)
-    cached = dict(teacher={"archive": teacher, "cache": {"dir": str(tmp_path), "dtype": dtype}})
+    cached = dict(teacher={"archive": teacher, "cache": {"dir": str(tmp_path), "dtype": dtype, "store": store.name}})
     writer, instances = _model_and_batches(**settings, **cached)
     written = scores(writer, instances)  # computes every sentence and writes it
     assert writer.teacher.disk.writes == len(instances) and writer.teacher.disk.hits == 0

@@ -16,6 +16,8 @@ from allennlp_subkd.distillation.objectives.tagging import StructuralTaggerDisti
 from allennlp_subkd.distillation.objectives.scores import TaggerScores
 from allennlp_subkd.distillation.tasks.tagger import TaggerTeacherAdapter
 from allennlp_subkd.distillation.teacher.config import Teacher
+from allennlp_subkd.distillation.teacher.disk_cache import TeacherDiskCache
+from allennlp_subkd.distillation.teacher.sqlite_store import TeacherSqliteStore
 from allennlp_subkd.models import DistilledCrfTagger
 
 TEACHERS = "fixtures/teachers"
@@ -60,11 +62,25 @@ def forward(model, instances):
         ({"archive": [CRF, SOFTMAX], "weights": [0, 0]}, "not all 0"),
         ({"archive": [CRF, SOFTMAX], "weights": [1.0, float("nan")]}, "finite"),
         ({"archive": CRF, "adapter": {"type": "no_such_adapter"}}, "no_such_adapter"),
+        ({"archive": CRF, "cache": {"store": "lmdb"}}, r"teacher.cache.store must be one of \['files', 'sqlite'\], got 'lmdb'"),
     ],
 )
 def test_bad_teacher_settings_are_configuration_errors(params, message):
     with pytest.raises(ConfigurationError, match=message):
         Teacher.from_params(Params(params))
+
+
+@pytest.mark.parametrize("store, kind", [(None, TeacherSqliteStore), ("sqlite", TeacherSqliteStore),
+                                         ("files", TeacherDiskCache)])
+def test_cache_store_chooses_the_on_disk_store(store, kind, tmp_path):
+    """`teacher.cache.store`: `"sqlite"` by default, `"files"` the one-file-per-sentence store;
+    every member of an ensemble gets one."""
+    cache = {"dir": str(tmp_path), "dir_mb": 10, "dtype": "float16", **({"store": store} if store else {})}
+    teacher = Teacher.from_params(Params({"archive": [CRF, SOFTMAX], "cache": cache}))
+    assert teacher.cache.store == (store or "sqlite")
+    for member in teacher.members(TaggerTeacherAdapter(), "test"):
+        assert type(member.disk) is kind and member.disk.enabled
+        assert member.disk.max_bytes == 10 * 2 ** 20 and member.disk.dtype == torch.float16
 
 
 def test_weights_are_normalised_and_a_path_is_a_one_member_list():

@@ -7,7 +7,8 @@ caches and the adapter that reads it.
         "archive": "teacher/model.tar.gz",          // or a list: an ensemble
         "weights": null,                             // ensemble weights (default: equal)
         "reindex_inputs": null,
-        "cache": {"memory_mb": 512, "dtype": "float32", "dir": "teacher_cache", "dir_mb": 2048},
+        "cache": {"memory_mb": 512, "dtype": "float32", "dir": "teacher_cache", "dir_mb": 2048,
+                  "store": "sqlite"},
         "adapter": null,                             // default: the student's own kind
         "diagnostics": false                         // teacher-agreement metrics on validation
     }
@@ -27,6 +28,7 @@ from allennlp.common.checks import ConfigurationError
 
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter
 from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
+from allennlp_subkd.distillation.teacher.store import DEFAULT_STORE, check_store
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ logger = logging.getLogger(__name__)
 class TeacherCacheSettings(FromParams):
     """
     The caches of a teacher's per-sentence outputs (`TeacherCache` in memory,
-    `TeacherDiskCache` on disk). Each member of an ensemble has caches of its own with these
+    `TeacherSqliteStore` or `TeacherDiskCache` on disk). Each member of an ensemble has caches of its own with these
     settings (entries are keyed on each archive's digest, so members share a directory).
 
     # Parameters
@@ -49,7 +51,11 @@ class TeacherCacheSettings(FromParams):
         processes (fill it ahead of training with `allennlp fill-teacher-cache`); `None`
         caches in memory only.
     dir_mb : `float`, optional (default = `2048`)
-        Bound of the disk cache in MiB.
+        Bound of the disk cache in MiB (per teacher).
+    store : `str`, optional (default = `"sqlite"`)
+        The on-disk store: `"sqlite"`, one SQLite database per teacher (`TeacherSqliteStore`),
+        or `"files"`, one file per sentence (`TeacherDiskCache`, the store of earlier
+        releases, kept for this release). `fill-teacher-cache --store` must match it.
     """
 
     def __init__(
@@ -58,11 +64,13 @@ class TeacherCacheSettings(FromParams):
         dtype: str = "float32",
         dir: Optional[str] = None,  # noqa: A002  (the config key users write)
         dir_mb: float = 2048.0,
+        store: str = DEFAULT_STORE,
     ) -> None:
         self.memory_mb = memory_mb
         self.dtype = dtype
         self.dir = dir
         self.dir_mb = dir_mb
+        self.store = check_store(store)
 
 
 class Teacher(FromParams):
@@ -148,6 +156,7 @@ class Teacher(FromParams):
                 self.cache.dtype,
                 self.cache.dir,
                 self.cache.dir_mb,
+                self.cache.store,
             )
             for path in self.archives
         ]

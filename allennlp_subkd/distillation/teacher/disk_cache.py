@@ -1,5 +1,9 @@
 """
-A persistent, on-disk store of a frozen teacher's per-sentence outputs.
+A persistent, on-disk store of a frozen teacher's per-sentence outputs, one file per sentence:
+`teacher.cache.store: "files"`, the store of earlier releases, kept for this release (the
+default is one SQLite database per teacher, `sqlite_store.TeacherSqliteStore`, which stores the
+same `encode` bytes under the same `key_hash`). The entry format, its checks and the helpers both
+stores use live here.
 
 The in-memory `TeacherCache` lives as long as one training process. `TeacherDiskCache` keeps
 the same per-sentence entries in a directory, so a teacher runs once per sentence across
@@ -112,6 +116,30 @@ def decode(data: bytes, digest: str, key: Hashable) -> Optional[Tuple[torch.Tens
     return tuple(tensors)
 
 
+def stored_tensors(tensors: Sequence[torch.Tensor], dtype: torch.dtype,
+                   exact: Collection[int] = ()) -> List[torch.Tensor]:
+    """The tensors as a store keeps them: on the CPU, floating point in `dtype` except those at
+    the positions `exact` (float32); other tensors as they are."""
+    return [t.detach().to("cpu").to(torch.float32 if i in exact else dtype) if t.is_floating_point() else t
+            for i, t in enumerate(tensors)]
+
+
+def writable_directory(directory: Path, log: logging.Logger) -> bool:
+    """Whether `directory` exists (created if missing) and takes a new file; one warning when
+    not (the caller then caches in memory only)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
+            pass
+        return True
+    except OSError as error:
+        log.warning(
+            "the teacher's disk cache %s is not writable (%s: %s): teacher outputs are "
+            "cached in memory only", directory, type(error).__name__, error,
+        )
+        return False
+
+
 def key_hash(digest: str, key: Hashable) -> str:
     text = json.dumps([digest, _jsonable(key)], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -142,17 +170,7 @@ class TeacherDiskCache:
         self.hits = self.misses = self.writes = self.corrupt = self.evictions = 0
 
     def _writable(self) -> bool:
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-"):
-                pass
-            return True
-        except OSError as error:
-            logger.warning(
-                "the teacher's disk cache %s is not writable (%s: %s): teacher outputs are "
-                "cached in memory only", self.directory, type(error).__name__, error,
-            )
-            return False
+        return writable_directory(self.directory, logger)
 
     def _path(self, digest: str, key: Hashable) -> Path:
         name = key_hash(digest, key)
@@ -204,9 +222,7 @@ class TeacherDiskCache:
         tensors are stored in the cache dtype, those at the positions `exact` in float32."""
         if not self.enabled:
             return
-        stored = [t.detach().to("cpu").to(torch.float32 if i in exact else self.dtype) if t.is_floating_point() else t
-                  for i, t in enumerate(tensors)]
-        data = encode(digest, key, stored)
+        data = encode(digest, key, stored_tensors(tensors, self.dtype, exact))
         path = self._path(digest, key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,6 +271,13 @@ class TeacherDiskCache:
     def stats(self) -> str:
         return (f"{self.hits} hits, {self.misses} misses, {self.writes} writes, "
                 f"{self.corrupt} corrupt, {self.evictions} evictions")
+
+    def flush(self) -> None:
+        """Nothing to do: every read and write is on disk already (the SQLite store batches
+        its last-used times)."""
+
+    def close(self) -> None:
+        """Nothing to do: no file stays open."""
 
 
 def entry_files(directory: str) -> List[Path]:

@@ -28,7 +28,7 @@ from allennlp.nn import util
 from allennlp_subkd.distillation.request import TeacherRequest
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.teacher.cache import TeacherCache, archive_digest
-from allennlp_subkd.distillation.teacher.disk_cache import TeacherDiskCache
+from allennlp_subkd.distillation.teacher.store import DEFAULT_STORE, TeacherStore, check_store, make_store
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +54,13 @@ class FrozenTeacher:
     cache_mb, cache_dtype : see `TeacherCache` (the in-memory cache; `cache_mb = 0` turns
         both caches off).
     cache_dir : `str`, optional (default = `None`)
-        A directory for the persistent `TeacherDiskCache` of the teacher's per-sentence
-        outputs, shared by runs, seeds, objectives and processes; `None` keeps memory only.
+        A directory for the persistent on-disk store of the teacher's per-sentence outputs,
+        shared by runs, seeds, objectives and processes; `None` keeps memory only.
     cache_dir_mb : `float`, optional (default = `2048`)
         The disk cache's bound in MiB.
+    cache_store : `str`, optional (default = `"sqlite"`)
+        The on-disk store: `"sqlite"` (`TeacherSqliteStore`, one database per teacher) or
+        `"files"` (`TeacherDiskCache`, one file per sentence).
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class FrozenTeacher:
         cache_dtype: str = "float32",
         cache_dir: Optional[str] = None,
         cache_dir_mb: float = 2048.0,
+        cache_store: str = DEFAULT_STORE,
     ) -> None:
         self.archive_path = archive_path
         self.accepted_types = accepted_types
@@ -81,9 +85,10 @@ class FrozenTeacher:
         self._reuse: Optional[bool] = None
         self._label_maps: Dict[Tuple[str, str], torch.Tensor] = {}
         self.cache = TeacherCache(cache_mb, cache_dtype)
-        self.disk: Optional[TeacherDiskCache] = None
+        check_store(cache_store)
+        self.disk: Optional[TeacherStore] = None
         if cache_dir is not None and self.cache.enabled:
-            self.disk = TeacherDiskCache(cache_dir, cache_dir_mb, cache_dtype)
+            self.disk = make_store(cache_store, cache_dir, cache_dir_mb, cache_dtype)
         self.digest: Optional[str] = None
         self._warned_uncached = False
 
