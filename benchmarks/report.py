@@ -396,6 +396,25 @@ def _command(result: Dict) -> str:
     return (result.get("meta") or result)["command"]
 
 
+def demo_markdown(result: Dict) -> str:
+    """`make demo`'s tables (`benchmarks/results/demo.json`: its `demo_out/*/summary.json`)."""
+    parts = []
+    for task in result["tasks"]:
+        rows = task["rows"]
+        teacher, plain = rows[0]["test"], rows[1]["test"]
+        lines = []
+        for row in rows:
+            change = gap = ""
+            if row["model"] not in ("teacher",) and not row["model"].startswith("plain"):
+                change = f"{row['test'] - plain:+.2f}"
+                gap = f"{100 * (row['test'] - plain) / (teacher - plain):.0f} %" if teacher > plain else ""
+            lines.append([row["model"], f"{row['dev']:.2f}", f"{row['test']:.2f}", change, gap])
+        metric = task["metric"]
+        parts.append(f"{task['task'].upper()} (test: `{task['test_file']}`)\n\n" + _table(
+            ["model", f"dev {metric}", f"test {metric}", "Δ vs no KD", "gap closed"], lines))
+    return "\n\n".join(parts) + f"\n\n{result['note']}\n"
+
+
 # name -> (results file, renderer of the block's table)
 BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "ner": ("ner.json", headline_markdown),
@@ -411,6 +430,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "dep-agreement": ("dep_agreement.json", lambda result: _body(agreement_markdown("dep", result))),
     "kernels": ("kernels.json", kernels_summary),
     "load-check": ("load_check.json", load_check_markdown),
+    "demo": ("demo.json", demo_markdown),
 }
 
 # the Markdown files whose marked blocks `readme` rewrites (relative to the repository root)

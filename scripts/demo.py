@@ -169,6 +169,7 @@ def run_task(name: str, out: Path, epochs: Dict[str, int]) -> None:
             overrides["data_loader.transfer_set"] = dict(transfer)
         rows.append((label, train(config, out / run_name(config, options), overrides)))
     print_table(name, task, rows)
+    (out / "summary.json").write_text(json.dumps(summary(name, task, rows), indent=2) + "\n")
 
     # Predict with a student after the teacher's archive has been moved away.
     moved = out / "teacher_archive_moved_away.tar.gz"
@@ -197,6 +198,19 @@ def run_task(name: str, out: Path, epochs: Dict[str, int]) -> None:
             labels = result.get("tags") or [f"{head}:{relation}" for head, relation in zip(
                 result.get("predicted_heads", []), result.get("predicted_dependencies", []))]
             print(f"  {who}: " + " ".join(f"{w}/{t}" for w, t in zip(result["words"], labels)))
+
+
+def summary(name: str, task: Dict, rows: List) -> Dict:
+    """The task's table as JSON (`demo_out/<task>/summary.json`; `benchmarks/report.py` renders a
+    committed copy, `benchmarks/results/demo.json`)."""
+    metric, key = task["metrics"][-1]
+    return {
+        "task": name, "metric": metric, "test_file": task["test"],
+        "rows": [{"model": label,
+                  "dev": 100 * metrics[f"best_validation_{key}"],
+                  "test": 100 * metrics.get(f"test_{key}", float("nan")),
+                  "epoch_seconds": statistics.mean(metrics["epoch_seconds"])} for label, metrics in rows],
+    }
 
 
 def run_name(config: str, options: Dict) -> str:
