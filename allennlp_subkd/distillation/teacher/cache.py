@@ -28,6 +28,13 @@ logger = logging.getLogger(__name__)
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
+def disk_bound(max_mb: float) -> int:
+    """`teacher.cache.dir_mb` in bytes, or a `ConfigurationError` (the disk stores' bound)."""
+    if isinstance(max_mb, bool) or not isinstance(max_mb, (int, float)) or max_mb <= 0:
+        raise ConfigurationError(f"teacher.cache.dir_mb must be a number > 0, got {max_mb!r}")
+    return int(max_mb * (1 << 20))
+
+
 def storage_dtype(name: str) -> torch.dtype:
     """The torch dtype of a `teacher.cache.dtype` name, or a `ConfigurationError`."""
     if name not in STORAGE_DTYPES:

@@ -46,9 +46,8 @@ from typing import Collection, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy
 import torch
-from allennlp.common.checks import ConfigurationError
 
-from allennlp_subkd.distillation.teacher.cache import storage_dtype
+from allennlp_subkd.distillation.teacher.cache import disk_bound, storage_dtype
 
 logger = logging.getLogger(__name__)
 
@@ -159,11 +158,9 @@ class TeacherDiskCache:
     """
 
     def __init__(self, directory: str, max_mb: float = 2048.0, dtype: str = "float32") -> None:
-        if not isinstance(max_mb, (int, float)) or max_mb <= 0:
-            raise ConfigurationError(f"teacher.cache.dir_mb must be a number > 0, got {max_mb!r}")
+        self.max_bytes = disk_bound(max_mb)
         self.dtype = storage_dtype(dtype)
         self.directory = Path(directory)
-        self.max_bytes = int(max_mb * (1 << 20))
         self.enabled = self._writable()
         self._sizes: Dict[str, Dict[Path, int]] = {}  # per digest folder: file -> bytes
         self._totals: Dict[str, int] = {}  # per digest folder: the sum of its sizes

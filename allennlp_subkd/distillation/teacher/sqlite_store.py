@@ -64,9 +64,8 @@ from pathlib import Path
 from typing import Collection, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
 import torch
-from allennlp.common.checks import ConfigurationError
 
-from allennlp_subkd.distillation.teacher.cache import storage_dtype
+from allennlp_subkd.distillation.teacher.cache import disk_bound, storage_dtype
 from allennlp_subkd.distillation.teacher.disk_cache import (
     SUFFIX as FILE_SUFFIX,
     decode,
@@ -257,11 +256,9 @@ class TeacherSqliteStore:
     """
 
     def __init__(self, directory: str, max_mb: float = 2048.0, dtype: str = "float32") -> None:
-        if not isinstance(max_mb, (int, float)) or max_mb <= 0:
-            raise ConfigurationError(f"teacher.cache.dir_mb must be a number > 0, got {max_mb!r}")
+        self.max_bytes = disk_bound(max_mb)
         self.dtype = storage_dtype(dtype)
         self.directory = Path(directory)
-        self.max_bytes = int(max_mb * (1 << 20))
         self.enabled = writable_directory(self.directory, logger)
         self.hits = self.misses = self.writes = self.corrupt = self.evictions = 0
         self._open()
