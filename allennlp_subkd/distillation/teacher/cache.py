@@ -17,7 +17,7 @@ bits, which the tests bound).
 import hashlib
 import logging
 from collections import OrderedDict
-from typing import Collection, Hashable, Optional, Sequence, Tuple
+from typing import Collection, Hashable, List, Optional, Sequence, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -26,6 +26,19 @@ logger = logging.getLogger(__name__)
 
 #: how the caches (memory and disk) may store floating-point outputs, by config name
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def stored_tensors(tensors: Sequence[torch.Tensor], dtype: torch.dtype,
+                   exact: Collection[int] = ()) -> List[torch.Tensor]:
+    """The tensors as the caches (memory and disk) keep them: detached CPU copies, floating point
+    in `dtype` except those at the positions `exact` (float32); other tensors as they are."""
+    copies = []
+    for i, tensor in enumerate(tensors):
+        tensor = tensor.detach().to("cpu")
+        if tensor.is_floating_point():
+            tensor = tensor.to(torch.float32 if i in exact else dtype)
+        copies.append(tensor.clone())
+    return copies
 
 
 def disk_bound(max_mb: float) -> int:
@@ -102,7 +115,7 @@ class TeacherCache:
         the cache dtype); an entry larger than the whole bound is not stored."""
         if not self.enabled:
             return
-        stored = tuple(self.stored(t, i in exact) for i, t in enumerate(tensors))
+        stored = tuple(stored_tensors(tensors, self.dtype, exact))
         size = sum(t.numel() * t.element_size() for t in stored)
         if size > self.max_bytes:
             return
@@ -121,10 +134,3 @@ class TeacherCache:
         self._entries.clear()
         self.bytes = 0
 
-    def stored(self, tensor: torch.Tensor, exact: bool = False) -> torch.Tensor:
-        """A detached CPU copy of `tensor` as the cache stores it (floating point in the
-        cache dtype, or in float32 when `exact`)."""
-        tensor = tensor.detach().to("cpu")
-        if tensor.is_floating_point():
-            tensor = tensor.to(torch.float32 if exact else self.dtype)
-        return tensor.clone()

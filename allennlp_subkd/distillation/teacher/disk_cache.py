@@ -47,7 +47,7 @@ from typing import Collection, Dict, Hashable, List, Optional, Sequence, Tuple
 import numpy
 import torch
 
-from allennlp_subkd.distillation.teacher.cache import disk_bound, storage_dtype
+from allennlp_subkd.distillation.teacher.cache import disk_bound, storage_dtype, stored_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -113,14 +113,6 @@ def decode(data: bytes, digest: str, key: Hashable) -> Optional[Tuple[torch.Tens
     if offset != len(body):
         return None
     return tuple(tensors)
-
-
-def stored_tensors(tensors: Sequence[torch.Tensor], dtype: torch.dtype,
-                   exact: Collection[int] = ()) -> List[torch.Tensor]:
-    """The tensors as a store keeps them: on the CPU, floating point in `dtype` except those at
-    the positions `exact` (float32); other tensors as they are."""
-    return [t.detach().to("cpu").to(torch.float32 if i in exact else dtype) if t.is_floating_point() else t
-            for i, t in enumerate(tensors)]
 
 
 def writable_directory(directory: Path, log: logging.Logger) -> bool:

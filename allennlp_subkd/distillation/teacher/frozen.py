@@ -27,7 +27,7 @@ from allennlp.nn import util
 
 from allennlp_subkd.distillation.request import TeacherRequest
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
-from allennlp_subkd.distillation.teacher.cache import TeacherCache, archive_digest
+from allennlp_subkd.distillation.teacher.cache import TeacherCache, archive_digest, stored_tensors
 from allennlp_subkd.distillation.teacher.store import DEFAULT_STORE, TeacherStore, check_store, make_store
 
 logger = logging.getLogger(__name__)
@@ -227,8 +227,7 @@ class FrozenTeacher:
                 if disk is not None:
                     disk.put(self.digest, sentence_keys[i], computed, exact)  # type: ignore[arg-type]
                 self.cache.put(keys[i], computed, exact)
-                found[i] = self.cache.peek(keys[i]) or tuple(
-                    self.cache.stored(t, j in exact) for j, t in enumerate(computed))
+                found[i] = self.cache.peek(keys[i]) or tuple(stored_tensors(computed, self.cache.dtype, exact))
         return [self._served(cached, device) for cached in found]  # type: ignore[arg-type]
 
     @staticmethod

@@ -65,13 +65,12 @@ from typing import Collection, Dict, Hashable, Iterable, List, Optional, Sequenc
 
 import torch
 
-from allennlp_subkd.distillation.teacher.cache import disk_bound, storage_dtype
+from allennlp_subkd.distillation.teacher.cache import disk_bound, storage_dtype, stored_tensors
 from allennlp_subkd.distillation.teacher.disk_cache import (
     SUFFIX as FILE_SUFFIX,
     decode,
     encode,
     key_hash,
-    stored_tensors,
     writable_directory,
 )
 
@@ -438,17 +437,14 @@ def merge_stores(target: str, sources: Iterable[str]) -> Dict[str, int]:
     Path(target).mkdir(parents=True, exist_ok=True)
     added: Dict[str, int] = {}
 
-    def insert(name: str, statement: str, rows) -> None:
-        connection = connect(Path(target) / name)
-        try:
-            count = "SELECT COUNT(*) FROM main.entries"
-            with _Transaction(connection):
-                (before,) = connection.execute(count).fetchone()
-                connection.executemany(statement, rows)
-                (after,) = connection.execute(count).fetchone()
-            added[name] = added.get(name, 0) + after - before
-        finally:
-            connection.close()
+    def added_by(name: str, connection: sqlite3.Connection, insert) -> None:
+        """Run `insert(connection)` in one transaction, counting the rows it adds to `name`."""
+        count = "SELECT COUNT(*) FROM main.entries"
+        with _Transaction(connection):
+            (before,) = connection.execute(count).fetchone()
+            insert(connection)
+            (after,) = connection.execute(count).fetchone()
+        added[name] = added.get(name, 0) + after - before
 
     for source in sources:
         for path in sorted(Path(source).glob(f"*{SUFFIX}")):
@@ -460,13 +456,9 @@ def merge_stores(target: str, sources: Iterable[str]) -> Dict[str, int]:
             try:
                 connection.execute("ATTACH DATABASE ? AS source", (str(path),))
                 try:
-                    count = "SELECT COUNT(*) FROM main.entries"
-                    with _Transaction(connection):
-                        (before,) = connection.execute(count).fetchone()
-                        connection.execute("INSERT INTO main.entries (key, size, used, data) SELECT key, size, used, data "
-                                           "FROM source.entries WHERE true ON CONFLICT (key) DO NOTHING")
-                        (after,) = connection.execute(count).fetchone()
-                    added[path.name] = added.get(path.name, 0) + after - before
+                    added_by(path.name, connection, lambda c: c.execute(
+                        "INSERT INTO main.entries (key, size, used, data) SELECT key, size, used, data "
+                        "FROM source.entries WHERE true ON CONFLICT (key) DO NOTHING"))
                 finally:
                     connection.execute("DETACH DATABASE source")
             finally:
@@ -476,8 +468,13 @@ def merge_stores(target: str, sources: Iterable[str]) -> Dict[str, int]:
         for folder in folders:  # a file store: <digest[:16]>/<2 hex>/<key hash>.skd
             files = [f for f in sorted(folder.glob(f"*/*{FILE_SUFFIX}")) if _is_hex(f.stem, 64)]
             if files:
-                insert(folder.name + SUFFIX, "INSERT INTO entries (key, size, used, data) VALUES (?, ?, ?, ?) "
-                                             "ON CONFLICT (key) DO NOTHING", (_file_row(f) for f in files))
+                connection = connect(Path(target) / (folder.name + SUFFIX))
+                try:
+                    added_by(folder.name + SUFFIX, connection, lambda c: c.executemany(
+                        "INSERT INTO entries (key, size, used, data) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (key) DO NOTHING", (_file_row(f) for f in files)))
+                finally:
+                    connection.close()
     return added
 
 
