@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
+.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-transfer bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -54,6 +54,14 @@ bench-ner: bench-install
 
 bench-dep: bench-install
 	$(PY) benchmarks/run.py dep $(BENCH_ARGS)
+
+# Transfer sets, two regimes (low-resource: 1,000 labeled sentences + the other 11.2k EWT training
+# sentences unlabeled; full: all of EWT + GUM/LinES unlabeled), NER and parsing, in and out of domain:
+# benchmarks/results/transfer_{low,full}_{ner,dep}.{json,md,png}. REGIME=low|full; --reuse resumes.
+REGIME ?= low
+bench-transfer: bench-install
+	$(PY) benchmarks/transfer.py ner --regime $(REGIME) $(BENCH_ARGS)
+	$(PY) benchmarks/transfer.py dep --regime $(REGIME) $(BENCH_ARGS)
 
 # Choosing the NER KD defaults on dev (needs the teacher: make bench-ner BENCH_ARGS=--only-teacher)
 # and the casing input of the transformer teacher: benchmarks/results/ner_{sweep,teacher_casing}.*

@@ -183,6 +183,8 @@ def render(path: Path) -> None:
     out_md = path.with_suffix(".md")
     if path.stem in FILE_RENDERERS:
         out_md.write_text(FILE_RENDERERS[path.stem](result))
+        if path.stem.startswith("transfer_"):
+            plot_transfer(result, path.with_suffix(".png"))
         print(out_md.read_text())  # noqa: T201 (a report script)
         return
     runs = result["runs"]
@@ -372,11 +374,123 @@ def load_check_markdown(result: Dict) -> str:
             f"sentences: {steps}.\n")
 
 
+def _mean_std(values: List[float]) -> str:
+    """Mean ± sample standard deviation of scores already in percent."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def _gap(value: float, plain: float, teacher: float) -> str:
+    return f"{100 * (value - plain) / (teacher - plain):.0f} %" if teacher > plain else "—"
+
+
+def transfer_rows(result: Dict) -> List[Tuple[str, Dict[str, List[float]]]]:
+    """(model, {"dev"|"test"|"ood": scores over seeds}) of the main runs, in the suite's order."""
+    rows: "OrderedDict[str, Dict[str, List[float]]]" = OrderedDict()
+    for run in result["runs"]:
+        if run.get("curve"):
+            continue
+        row = rows.setdefault(run["model"], {"dev": [], "test": [], "ood": []})
+        for split in row:
+            row[split].append(run[split])
+    # no KD first, then each objective without and with the transfer set
+    return sorted(rows.items(), key=lambda item: (item[0] != "no KD", item[0].endswith("transfer set")))
+
+
+def transfer_markdown(result: Dict) -> str:
+    """`transfer_{regime}_{task}.md` (`transfer.py`): teacher, plain student and every objective
+    without / with the transfer set, in domain and out of domain, and the transfer-size curve."""
+    meta, teacher = result["meta"], result["teacher"]
+    metric, ood = meta["metric"], meta["ood_name"]
+    rows = transfer_rows(result)
+    plain = dict(rows)["no KD"]
+    plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
+    header = ["model", f"dev {metric}", f"EWT test {metric}", "Δ test vs no KD", "test gap closed",
+              f"{ood} {metric} (out of domain)", f"{ood} gap closed"]
+    lines = [["teacher", f"{teacher['dev']:.2f}", f"{teacher['test']:.2f}", "", "", f"{teacher['ood']:.2f}", ""]]
+    for model, row in rows:
+        test, out = statistics.mean(row["test"]), statistics.mean(row["ood"])
+        is_plain = model == "no KD"
+        lines.append([model, _mean_std(row["dev"]), _mean_std(row["test"]),
+                      "" if is_plain else f"{test - plain_test:+.2f}",
+                      "" if is_plain else _gap(test, plain_test, teacher["test"]),
+                      _mean_std(row["ood"]), "" if is_plain else _gap(out, plain_ood, teacher["ood"])])
+    regime = {"low": "low-resource: 1,000 labeled EWT sentences", "full": "full EWT training set"}[meta["regime"]]
+    parts = [f"### {meta['task'].upper()}, {regime}; transfer set {meta['transfer_sentences']:,} unlabeled sentences",
+             f"Command: `{meta['command']}`",
+             _table(header, lines)]
+    curve = transfer_curve(result)
+    if curve:
+        objective, points = curve
+        seed_rows = [[f"{size:,}", f"{test:.2f}", _gap(test, plain_t, teacher["test"]), f"{out:.2f}",
+                      _gap(out, plain_o, teacher["ood"])] for size, test, out, plain_t, plain_o in points]
+        parts.append(f"Gap closed vs transfer-set size ({objective}, seed {result['meta']['seeds'][0]}; "
+                     "0 = the objective on the labeled sentences alone; gap = teacher − that seed's no-KD student):\n\n"
+                     + _table(["transfer sentences", f"test {metric}", "test gap closed", f"{ood} {metric}",
+                               f"{ood} gap closed"], seed_rows))
+    seeds = ", ".join(map(str, meta["seeds"]))
+    parts.append(
+        f"Means ± standard deviations over seeds {seeds}; dev = the full EWT dev set at the best epoch "
+        f"(model selection), test = the full EWT test set, {ood} = out of domain (`{meta['files']['ood']}`), "
+        f"each with that epoch's model; gap closed = (student − no KD) / (teacher − no KD). "
+        f"Training data `{meta['files']['train']}` ({meta['train_sentences']:,} sentences). "
+        + (f"Teacher `{meta['teacher_config']}`, {meta['teacher_epochs']} epochs, best epoch on dev "
+           f"{teacher['best_epoch']}: {meta['teacher_train_seconds'] / 60:.0f} min of training epochs (not in the "
+           f"suite's time); " if meta["teacher_epochs"] else f"Teacher `{meta['teacher_config']}` (given); ")
+        + f"its outputs on the training and transfer sentences written once in "
+        f"{sum(meta['fill_seconds'].values()) / 60:.1f} min. Students: {meta['student_epochs']} epochs, one "
+        f"thread each, {meta['workers']} at a time; the suite took {meta['suite_wall_seconds'] / 60:.0f} min "
+        f"on {meta['machine']['cores']} cores ({meta['date']}, commit {meta['git_commit']}).")
+    return "\n\n".join(parts) + "\n"
+
+
+def transfer_curve(result: Dict):
+    """(objective, [(size, test, ood, plain test, plain ood)]) of the first seed, or None."""
+    runs = result["runs"]
+    curve = [r for r in runs if r.get("curve")]
+    if not curve:
+        return None
+    objective, seed = curve[0]["objective"], curve[0]["seed"]
+    plain = next(r for r in runs if r["model"] == "no KD" and r["seed"] == seed)
+    points = [r for r in runs if r["objective"] == objective and r["seed"] == seed]
+    points.sort(key=lambda r: r["transfer"])
+    return objective, [(r["transfer"], r["test"], r["ood"], plain["test"], plain["ood"]) for r in points]
+
+
+def plot_transfer(result: Dict, out: Path) -> None:
+    """Gap closed vs transfer-set size, in domain and out of domain (first seed)."""
+    curve = transfer_curve(result)
+    if not curve:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta, teacher = result["meta"], result["teacher"]
+    objective, points = curve
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    sizes = [p[0] for p in points]
+    for label, index, plain_index, reference in (("EWT test (in domain)", 1, 3, teacher["test"]),
+                                                 (f"{meta['ood_name']} (out of domain)", 2, 4, teacher["ood"])):
+        gaps = [100 * (p[index] - p[plain_index]) / (reference - p[plain_index]) for p in points]
+        ax.plot(sizes, gaps, "o-", label=label)
+    ax.axhline(100, linestyle="--", color="black", linewidth=0.8, label="teacher")
+    ax.set_xlabel("unlabeled transfer sentences")
+    ax.set_ylabel("teacher–student gap closed (%)")
+    ax.set_title(f"{meta['task'].upper()} ({meta['regime']}): {objective} KD, gap closed vs transfer-set size")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(out)
+
+
 # the per-file renderers of `render(path)` (besides `{task}.json`)
 FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "ner_agreement": lambda result: agreement_markdown("ner", result),
     "dep_agreement": lambda result: agreement_markdown("dep", result),
     "ner_teacher_casing": casing_markdown,
+    **{f"transfer_{regime}_{task}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")},
 }
 
 

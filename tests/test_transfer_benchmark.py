@@ -1,0 +1,164 @@
+"""`benchmarks/transfer.py`: the transfer sets it cuts carry no gold label and none of the labeled
+sentences, `--reuse` never retrains a finished run, and the table and curve are computed from the
+runs (gap closed, out-of-domain column, means over seeds)."""
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+transfer = _load("transfer")
+report = _load("report")
+
+
+def _fake_data_dir(tmp_path: Path) -> Path:
+    """A ../shared/data look-alike: an EWT training file holding two sentences of the shipped
+    sample and three others, tiny dev/test files and the out-of-domain and unlabeled files."""
+    data = tmp_path / "data"
+    sample = (ROOT / "fixtures" / "data" / "uner_ewt" / "train.conll").read_text().split("\n\n")[:2]
+    others = ["Zorblax B-ORG\nwins O", "The O\nquux O\njumped O", "Hello O"]
+    # the four UNER columns: word, UPOS, _, NER
+    def four(block, pos="X"):
+        rows = []
+        for line in block.strip().splitlines():
+            cols = line.split()
+            rows.append(f"{cols[0]} {pos if len(cols) < 4 else cols[1]} _ {cols[-1]}")
+        return "\n".join(rows)
+
+    (data / "uner_ewt").mkdir(parents=True)
+    (data / "uner_ewt" / "en_ewt-uner-train.conll").write_text(
+        "\n\n".join([four(b) for b in sample] + [four(b, "NOUN") for b in others]) + "\n\n")
+    for split in ("dev", "test"):
+        (data / "uner_ewt" / f"en_ewt-uner-{split}.conll").write_text(four(others[0], "NOUN") + "\n\n")
+    (data / "uner_pud").mkdir()
+    (data / "uner_pud" / "en_pud-uner-test.conll").write_text(four(others[1], "NOUN") + "\n\n")
+    (data / "unlabeled").mkdir()
+    (data / "unlabeled" / "en_gum_lines-train.conllu").write_text(
+        "# sent_id = 1\n1\tGood\t_\tADJ\t_\t_\t_\t_\t_\t_\n2\tday\t_\tNOUN\t_\t_\t_\t_\t_\t_\n\n"
+        "1\tBye\t_\tINTJ\t_\t_\t_\t_\t_\t_\n\n")
+    return data
+
+
+def test_low_resource_transfer_set_excludes_the_sample_and_drops_every_label(tmp_path):
+    data_dir = _fake_data_dir(tmp_path)
+    data = transfer.prepare_data("ner", "low", data_dir, tmp_path / "out")
+    text = Path(data["transfer"]["path"]).read_text()
+    sentences = [block.splitlines() for block in text.strip().split("\n\n")]
+    # the three sentences not in the sample, in file order, as `word UPOS` only: no NER column
+    assert sentences == [["Zorblax NOUN", "wins NOUN"], ["The NOUN", "quux NOUN", "jumped NOUN"], ["Hello NOUN"]]
+    assert data["transfer"]["sentences"] == 3 and data["transfer"]["format"] == "conll"
+    assert data["train"] == str(ROOT / "fixtures" / "data" / "uner_ewt" / "train.conll")
+    assert data["train_sentences"] == 1000
+    assert data["ood"]["name"] == "UNER-PUD"
+    # the curve's subsets are drawn from the transfer set (here smaller than a subset: all of it)
+    for size, path in data["transfer_subsets"].items():
+        assert Path(path).read_text() == text
+
+
+def test_full_regime_reads_the_unlabeled_gum_lines_file_without_its_other_columns(tmp_path):
+    data_dir = _fake_data_dir(tmp_path)
+    data = transfer.prepare_data("ner", "full", data_dir, tmp_path / "out")
+    assert data["train"].endswith("en_ewt-uner-train.conll") and data["train_sentences"] == 5
+    assert Path(data["transfer"]["path"]).read_text() == "Good ADJ\nday NOUN\n\nBye INTJ\n\n"
+
+
+def test_reuse_never_retrains_or_reevaluates_a_finished_run(tmp_path, monkeypatch):
+    run = tmp_path / "s13" / "ner_struct_kd"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"best_validation_f1-measure-overall": 0.5,
+                                                  "test_f1-measure-overall": 0.4, "best_epoch": 3}))
+    (run / "ood_metrics.json").write_text(json.dumps({"f1-measure-overall": 0.3}))
+    (run / "epoch_times.json").write_text(json.dumps({"train_seconds": [2.0, 4.0]}))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a finished run was rerun: {args}")
+
+    monkeypatch.setattr(transfer, "allennlp", refuse)
+    result = transfer.student("ner_struct_kd", run, {}, {"ood": {"path": "unused"}})
+    fields = transfer.record(result, "f1-measure-overall", model="structural", seed=13)
+    assert fields["dev"] == pytest.approx(50.0) and fields["test"] == pytest.approx(40.0)
+    assert fields["ood"] == pytest.approx(30.0) and fields["epoch_seconds_mean"] == 3.0
+
+
+def test_an_unfinished_run_is_trained_afresh_and_its_ood_score_written_once(tmp_path, monkeypatch):
+    run = tmp_path / "s13" / "no_kd"
+    run.mkdir(parents=True)
+    (run / "stale").write_text("from an interrupted run")
+    calls = []
+
+    def fake(args, log, threads):
+        calls.append(args[0])
+        if args[0] == "train":
+            assert not (run / "stale").exists()
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "metrics.json").write_text(json.dumps({"test_LAS": 0.7}))
+            # a stock parser's archive (the fixture teacher's config, whose model is `biaffine_parser`)
+            shutil.copy(ROOT / "fixtures" / "teachers" / "dep_teacher.tar.gz", run / "model.tar.gz")
+        else:  # through the checked reader and model: an unseen gold relation is an error, not a crash
+            assert json.loads(args[args.index("-o") + 1]) == {"dataset_reader.type": "checked_universal_dependencies",
+                                                              "model.type": "distilled_biaffine_parser"}
+            Path(args[args.index("--output-file") + 1]).write_text(json.dumps({"LAS": 0.6}))
+
+    monkeypatch.setattr(transfer, "allennlp", fake)
+    result = transfer.student("dep_baseline", run, {}, {"ood": {"path": "gum.conllu"}, "checked_reader": "checked_universal_dependencies"})
+    assert calls == ["train", "evaluate"] and result["ood"] == {"LAS": 0.6}
+    transfer.student("dep_baseline", run, {}, {"ood": {"path": "gum.conllu"}, "checked_reader": "checked_universal_dependencies"})
+    assert calls == ["train", "evaluate"]
+
+
+def _run(model, objective, transfer_size, seed, dev, test, ood, curve=False):
+    return {"model": model, "objective": objective, "transfer": transfer_size, "seed": seed,
+            "dev": dev, "test": test, "ood": ood, "curve": curve}
+
+
+def synthetic():
+    runs = []
+    for seed, shift in ((13, 0.0), (23, 2.0)):
+        runs += [_run("no KD", None, 0, seed, 30 + shift, 30 + shift, 10 + shift),
+                 _run("structural", "structural", 0, seed, 33 + shift, 32 + shift, 11 + shift),
+                 _run("structural + transfer set", "structural", 100, seed, 45 + shift, 46 + shift, 20 + shift)]
+    runs.append(_run("structural + 50 transfer sentences", "structural", 50, 13, 40, 40, 15, curve=True))
+    meta = {"command": "python benchmarks/transfer.py ner --regime low", "task": "ner", "regime": "low",
+            "metric": "F1", "ood_name": "UNER-PUD", "train_sentences": 1000, "transfer_sentences": 100,
+            "files": {"train": "t.conll", "dev": "d.conll", "test": "e.conll", "ood": "p.conll"},
+            "teacher_config": "ner_teacher_transformer", "teacher_epochs": 15, "teacher_train_seconds": 1800.0,
+            "fill_seconds": {"train": 30.0, "transfer": 90.0}, "student_epochs": 12, "seeds": [13, 23],
+            "workers": 2, "suite_wall_seconds": 600.0, "machine": {"cores": 2}, "date": "d", "git_commit": "c"}
+    teacher = {"dev": 60.0, "test": 61.0, "ood": 40.0, "best_epoch": 9}
+    return {"meta": meta, "teacher": teacher, "runs": runs}
+
+
+def test_transfer_table_means_gaps_and_out_of_domain_column():
+    markdown = report.transfer_markdown(synthetic())
+    lines = markdown.splitlines()
+    row = next(line for line in lines if line.startswith("| structural + transfer set |"))
+    # test mean 47, no KD 31: +16 of a 30-point gap = 53 %; PUD mean 21 vs 11 of a 29-point gap = 34 %
+    assert row == "| structural + transfer set | 46.00 ± 1.41 | 47.00 ± 1.41 | +16.00 | 53 % | 21.00 ± 1.41 | 34 % |"
+    assert "| teacher | 60.00 | 61.00 |  |  | 40.00 |  |" in lines
+    # the curve: seed 13 only, its own plain student as the baseline (30 of a 31-point gap)
+    assert "| 0 | 32.00 | 6 % | 11.00 | 3 % |" in lines
+    assert "| 50 | 40.00 | 32 % | 15.00 | 17 % |" in lines
+    assert "| 100 | 46.00 | 52 % | 20.00 | 33 % |" in lines
+    assert "30 min of training epochs" in markdown and "2.0 min" in markdown
+
+
+def test_transfer_curve_is_plotted(tmp_path):
+    pytest.importorskip("matplotlib")
+    report.plot_transfer(synthetic(), tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
