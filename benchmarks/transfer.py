@@ -203,8 +203,11 @@ def finished(run: Path, data: Dict, threads: int) -> Dict:
         partial.rename(ood)
     timer = run / "epoch_times.json"
     seconds = json.loads(timer.read_text())["train_seconds"] if timer.exists() else []
+    # when the run started (allennlp writes config.json first) and ended (metrics.json last):
+    # the suite's wall time is computed from these, so it spans resumed invocations
+    span = [(run / name).stat().st_mtime for name in ("config.json", "metrics.json") if (run / name).exists()]
     return {"metrics": metrics, "ood": json.loads(ood.read_text()), "epoch_seconds": seconds,
-            "archive": str(run / "model.tar.gz")}
+            "archive": str(run / "model.tar.gz"), "span": span}
 
 
 def fill(archive: str, data: Dict, cache: Path, out: Path, threads: int) -> Dict[str, float]:
@@ -246,7 +249,8 @@ def score(result: Dict, key: str, split: str) -> Optional[float]:
 
 
 def record(result: Dict, key: str, **fields) -> Dict:
-    return {**fields,
+    span = result.get("span") or []
+    return {**fields, "started": span[0] if len(span) == 2 else None, "ended": span[-1] if len(span) == 2 else None,
             "dev": score(result, key, "dev"), "test": score(result, key, "test"), "ood": score(result, key, "ood"),
             "best_epoch": result["metrics"].get("best_epoch"),
             "epoch_seconds_mean": statistics.mean(result["epoch_seconds"]) if result["epoch_seconds"] else None}
@@ -356,7 +360,8 @@ def main() -> None:
         "teacher_config": args.teacher or spec["teacher"], "teacher_epochs": None if args.teacher else teacher_epochs,
         "teacher_train_seconds": sum(teacher["epoch_seconds"]), "fill_seconds": fill_seconds,
         "student_epochs": student_epochs, "seeds": seeds, "workers": args.workers,
-        "suite_wall_seconds": time.perf_counter() - suite_started,
+        # from the first student's start to the last one's end (across --reuse invocations)
+        "suite_wall_seconds": suite_wall(records) or time.perf_counter() - suite_started,
         "wall_seconds": time.perf_counter() - started,
         "machine": machine(), "git_commit": git_commit(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -364,6 +369,12 @@ def main() -> None:
     result_file.write_text(json.dumps({"meta": meta, "teacher": teacher_record, "runs": records}, indent=1) + "\n")
     logger.info("wrote %s (suite %.0f min)", result_file, meta["suite_wall_seconds"] / 60)
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(result_file)], check=True)
+
+
+def suite_wall(records: List[Dict]) -> Optional[float]:
+    starts = [r["started"] for r in records if r.get("started")]
+    ends = [r["ended"] for r in records if r.get("ended")]
+    return max(ends) - min(starts) if starts and ends else None
 
 
 def run_all(jobs, workers: int, data: Dict, key: str) -> List[Dict]:

@@ -96,6 +96,12 @@ def test_reuse_never_retrains_or_reevaluates_a_finished_run(tmp_path, monkeypatc
     assert fields["ood"] == pytest.approx(30.0) and fields["epoch_seconds_mean"] == 3.0
 
 
+def test_the_suites_wall_time_spans_runs_of_several_invocations(tmp_path):
+    records = [{"started": 100.0, "ended": 160.0}, {"started": 150.0, "ended": 400.0}, {"started": None}]
+    assert transfer.suite_wall(records) == 300.0
+    assert transfer.suite_wall([{"started": None, "ended": None}]) is None
+
+
 def test_an_unfinished_run_is_trained_afresh_and_its_ood_score_written_once(tmp_path, monkeypatch):
     run = tmp_path / "s13" / "no_kd"
     run.mkdir(parents=True)
