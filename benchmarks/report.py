@@ -382,7 +382,8 @@ def _mean_std(values: List[float]) -> str:
 
 
 def _gap(value: float, plain: float, teacher: float) -> str:
-    return f"{100 * (value - plain) / (teacher - plain):.0f} %" if teacher > plain else "—"
+    # round() then + 0: a closed gap that rounds to zero is "0 %", never "-0 %"
+    return f"{round(100 * (value - plain) / (teacher - plain)) + 0:.0f} %" if teacher > plain else "—"
 
 
 def transfer_rows(result: Dict) -> List[Tuple[str, Dict[str, List[float]]]]:
@@ -545,11 +546,13 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "kernels": ("kernels.json", kernels_summary),
     "load-check": ("load_check.json", load_check_markdown),
     "demo": ("demo.json", demo_markdown),
+    "transfer-low-ner": ("transfer_low_ner.json", lambda result: _body(transfer_markdown(result))),
+    "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
 }
 
 # the Markdown files whose marked blocks `readme` rewrites (relative to the repository root)
 MARKED_FILES = ["README.md", "benchmarks/README.md", "docs/configuration.md", "docs/objectives.md",
-                "docs/operations.md"]
+                "docs/operations.md", "docs/transfer_sets.md"]
 
 MARKER = re.compile(r"<!-- results:(?P<name>[a-z0-9-]+) -->\n(?P<body>.*?)<!-- /results:(?P=name) -->",
                     re.DOTALL)
