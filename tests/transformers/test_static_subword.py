@@ -292,3 +292,23 @@ class TestStaticSubwordStudent(ModelTestCase):
         config.write_text(json.dumps(params.as_dict()))
         self.set_up_model(str(config), TINY)
         self.ensure_model_can_train_save_and_load(str(config))
+
+
+def test_the_example_config_distils_a_teacher_into_a_static_subword_student(tiny_bert, tmp_path):
+    """training_configs/ner_student_static_subword.jsonnet with the overrides its comment gives
+    (a teacher and an objective; the tiny BERT for all-MiniLM-L6-v2): the word-input BiLSTM-CRF
+    teacher's inputs are re-indexed from the words."""
+    from allennlp.commands.train import train_model_from_file
+
+    overrides = {
+        "train_data_path": TINY, "validation_data_path": TINY, "test_data_path": TINY, "trainer.num_epochs": 1,
+        "model.text_field_embedder.token_embedders.subwords.pretrained_file": tiny_bert,
+        "model.text_field_embedder.token_embedders.subwords.embedding_dim": 8,
+        "model.encoder.input_size": 8 + 32,
+        "model.teacher": {"archive": "fixtures/teachers/ner_crf_teacher.tar.gz"},
+        "model.distillation": {"type": "structural", "alpha": 0.5},
+    }
+    model = train_model_from_file("training_configs/ner_student_static_subword.jsonnet", str(tmp_path / "out"),
+                                  overrides=json.dumps(overrides))
+    assert model.teacher.loaded and model.teacher._reuse is False
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["training_kd_loss"] > 0
