@@ -18,7 +18,9 @@ module maps *names* to folders that it materialises on the machine that reads th
 The registered `offline_transformer_mismatched` indexer and embedder
 (`allennlp_subkd.data`, `allennlp_subkd.modules`) call `resolve_model_name`, so a config
 (and hence an archive) stores only the name: a teacher archive trained on one machine
-loads on a fresh one after the README's install, without any hub access.
+loads on a fresh one after the README's install, without any hub access. The `static_subword`
+embedder resolves its `pretrained_file` the same way, when trained from a config only
+(`word_pieces`, `word_embedding_table`): its archives need no transformer at all.
 
     python -m allennlp_subkd.pretrained [NAME]   # materialise now, print the folder
 """
@@ -29,7 +31,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from allennlp.common.checks import ConfigurationError
 
@@ -151,3 +153,61 @@ def model_max_length(folder: str) -> Optional[int]:
 
     value = getattr(AutoConfig.from_pretrained(folder), "max_position_embeddings", None)
     return int(value) if isinstance(value, int) and value > 2 else None
+
+
+def word_pieces(folder: str) -> List[str]:
+    """The word pieces of the BERT-style WordPiece tokenizer in `folder`, in id order (the
+    piece of id i at position i). A tokenizer that is not WordPiece with `##` continuations
+    (RoBERTa's BPE, SentencePiece) is a `ConfigurationError`: the `static_subword` indexer
+    reimplements WordPiece, nothing else."""
+    from transformers import AutoTokenizer, BertTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError, TypeError) as error:
+        raise ConfigurationError(f"no tokenizer could be read from {folder}: {error}") from error
+    model = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
+    if model is not None:
+        wordpiece = type(model).__name__ == "WordPiece" and model.continuing_subword_prefix == "##"
+    else:
+        wordpiece = isinstance(tokenizer, BertTokenizer)
+    if not wordpiece:
+        raise ConfigurationError(
+            f"the tokenizer in {folder} ({type(tokenizer).__name__}) is not a WordPiece tokenizer "
+            "with '##' continuations (BERT, MiniLM, DistilBERT, ELECTRA): the static-subword "
+            "indexer implements only WordPiece"
+        )
+    ids = tokenizer.get_vocab()
+    pieces = sorted(ids, key=ids.__getitem__)
+    if [ids[piece] for piece in pieces] != list(range(len(pieces))):
+        raise ConfigurationError(f"the word-piece ids of the tokenizer in {folder} are not 0..{len(pieces) - 1}")
+    return pieces
+
+
+#: the name of the word-piece table in a BERT-family checkpoint (after any model prefix)
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+
+
+def word_embedding_table(folder: str) -> "torch.Tensor":
+    """The subword embedding table (`embeddings.word_embeddings.weight`, under any prefix such
+    as `bert.` or `distilbert.`) of the checkpoint in `folder` (`pytorch_model.bin` or
+    `model.safetensors`), read from the weights file without building the model."""
+    import torch
+
+    path = Path(folder)
+    if (path / "pytorch_model.bin").is_file():
+        state = torch.load(str(path / "pytorch_model.bin"), map_location="cpu")
+    elif (path / "model.safetensors").is_file():
+        from safetensors.torch import load_file
+
+        state = load_file(str(path / "model.safetensors"))
+    else:
+        raise ConfigurationError(f"no weights (pytorch_model.bin or model.safetensors) in {folder}")
+    keys = [key for key in state if key == WORD_EMBEDDINGS or key.endswith("." + WORD_EMBEDDINGS)]
+    if len(keys) != 1:
+        found = f"several: {keys}" if keys else f"its weights are {', '.join(sorted(state)[:4])}, ..."
+        raise ConfigurationError(
+            f"the model in {folder} has no word-embedding table {WORD_EMBEDDINGS!r} ({found}): the "
+            "static-subword embedder needs a BERT-family checkpoint"
+        )
+    return state[keys[0]].detach().float()

@@ -43,17 +43,26 @@ def test_config_trains_with_overridden_data(name, tmp_path):
     if name.startswith("dep_") and "kd" in name:
         # the sample-trained default teacher knows relations the tiny file lacks
         overrides["model.teacher.archive"] = "fixtures/teachers/tiny_dep_teacher.tar.gz"
-    if "transformer" in name:
-        # a tiny BERT in place of the 90 MB all-MiniLM-L6-v2 (hidden 8 instead of 384)
-        tiny_bert = str(build_tiny_bert(tmp_path / "tiny_bert", conll_words(data)))
-        params = Params.from_file(f"training_configs/{name}.jsonnet").as_dict()
-        embedders = params["model"]["text_field_embedder"]["token_embedders"]
-        overrides["dataset_reader.token_indexers.transformer.model_name"] = tiny_bert
-        overrides["model.text_field_embedder.token_embedders.transformer.model_name"] = tiny_bert
+    params = Params.from_file(f"training_configs/{name}.jsonnet").as_dict()
+    embedders = params["model"]["text_field_embedder"]["token_embedders"]
+    transformer, subwords = embedders.get("transformer"), embedders.get("subwords")
+    if transformer or subwords:
+        # a tiny BERT in place of the 90 MB all-MiniLM-L6-v2 (hidden 8 instead of 384), with as
+        # many layers as a truncated student keeps
+        layers = (transformer or {}).get("layers") or 1
+        depth = layers if isinstance(layers, int) else max(layers) + 1
+        tiny_bert = str(build_tiny_bert(tmp_path / "tiny_bert", conll_words(data), layers=depth))
         extra = embedders.get("casing", {}).get("embedding_dim", 0) + \
             embedders.get("token_characters", {}).get("encoder", {}).get("num_filters", 0) + \
             params["model"].get("pos_tag_embedding", {}).get("embedding_dim", 0)
+    if transformer:
+        overrides["dataset_reader.token_indexers.transformer.model_name"] = tiny_bert
+        overrides["model.text_field_embedder.token_embedders.transformer.model_name"] = tiny_bert
         overrides["model.encoder.input_dim"] = 8 + extra
+    if subwords:  # the static_subword embedder: the tiny BERT's table (8-dim) below the BiLSTM
+        overrides["model.text_field_embedder.token_embedders.subwords.pretrained_file"] = tiny_bert
+        overrides["model.text_field_embedder.token_embedders.subwords.embedding_dim"] = 8
+        overrides["model.encoder.input_size"] = (subwords.get("projection_dim") or 8) + extra
     out = tmp_path / "out"
     model = train_model_from_file(f"training_configs/{name}.jsonnet", out, overrides=json.dumps(overrides))
     assert (out / "model.tar.gz").is_file()

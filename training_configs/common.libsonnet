@@ -49,37 +49,69 @@
   // lower / Title / UPPER / mIxed / digits / ...) or 'none'.
   transformer_name:: 'all-MiniLM-L6-v2',
   casing_dims:: { none: 0, embedding: 16, chars: 32 },
-  transformer_indexers(name=$.transformer_name, casing='chars'):: {
-    transformer: { type: 'offline_transformer_mismatched', model_name: name },
-  } + {
+  casing_indexers(casing):: {
     none: {},
     embedding: { casing: { type: 'casing' } },
     chars: { token_characters: { type: 'characters', min_padding_length: 3 } },
   }[casing],
-  transformer_embedder(name=$.transformer_name, casing='chars', train=true):: {
+  casing_embedders(casing):: {
+    none: {},
+    // fixed ids (CasingIndexer), so no vocabulary namespace to extend
+    embedding: { casing: { type: 'embedding', embedding_dim: 16, num_embeddings: 8, vocab_namespace: null } },
+    chars: { token_characters: {
+      type: 'character_encoding',
+      embedding: { embedding_dim: 16, vocab_namespace: 'token_characters' },
+      encoder: { type: 'cnn', embedding_dim: 16, num_filters: 32, ngram_filter_sizes: [3] },
+    } },
+  }[casing],
+  transformer_indexers(name=$.transformer_name, casing='chars'):: {
+    transformer: { type: 'offline_transformer_mismatched', model_name: name },
+  } + $.casing_indexers(casing),
+  // `layers`: null (all), k (the first k) or a list of layer indices: a truncated student.
+  transformer_embedder(name=$.transformer_name, casing='chars', train=true, layers=null):: {
     token_embedders: {
-      transformer: { type: 'offline_transformer_mismatched', model_name: name, train_parameters: train },
-    } + {
-      none: {},
-      // fixed ids (CasingIndexer), so no vocabulary namespace to extend
-      embedding: { casing: { type: 'embedding', embedding_dim: 16, num_embeddings: 8, vocab_namespace: null } },
-      chars: { token_characters: {
-        type: 'character_encoding',
-        embedding: { embedding_dim: 16, vocab_namespace: 'token_characters' },
-        encoder: { type: 'cnn', embedding_dim: 16, num_filters: 32, ngram_filter_sizes: [3] },
-      } },
-    }[casing],
+      transformer: { type: 'offline_transformer_mismatched', model_name: name, train_parameters: train }
+                   + (if layers == null then {} else { layers: layers }),
+    } + $.casing_embedders(casing),
   },
   // A fine-tuned transformer + CRF tagger; the encoder passes the word vectors through.
-  transformer_crf_tagger(hidden=384, name=$.transformer_name, casing='chars', dropout=0.1):: {
+  transformer_crf_tagger(hidden=384, name=$.transformer_name, casing='chars', dropout=0.1, layers=null):: {
     type: 'crf_tagger',
     label_encoding: 'BIO',
     constrain_crf_decoding: true,
     calculate_span_f1: true,
     dropout: dropout,
     include_start_end_transitions: true,
-    text_field_embedder: $.transformer_embedder(name, casing),
+    text_field_embedder: $.transformer_embedder(name, casing, layers=layers),
     encoder: { type: 'pass_through', input_dim: hidden + $.casing_dims[casing] },
+  },
+
+  // The transformer's subword embedding table alone, no transformer layer: each word the mean
+  // of its word pieces' rows (the static_subword indexer and embedder). `dim` is the table's
+  // width (384 for all-MiniLM-L6-v2); frozen and unprojected unless asked. The archive carries
+  // the word pieces (vocabulary) and the table (weights): it loads without the transformer.
+  static_subword_indexers(casing='chars', max_pieces=8):: {
+    subwords: { type: 'static_subword', max_pieces: max_pieces },
+  } + $.casing_indexers(casing),
+  static_subword_embedder(name=$.transformer_name, dim=384, casing='chars', trainable=false, projection_dim=null):: {
+    token_embedders: {
+      subwords: {
+        type: 'static_subword', pretrained_file: name, embedding_dim: dim,
+        trainable: trainable, projection_dim: projection_dim,
+      },
+    } + $.casing_embedders(casing),
+  },
+  // A BiLSTM-CRF over the static subwords (+ casing): the student of the DESIGN's section 8.
+  static_subword_crf_tagger(hidden, dim=384, name=$.transformer_name, casing='chars', trainable=false,
+                            projection_dim=null, dropout=0.25):: {
+    type: 'crf_tagger',
+    label_encoding: 'BIO',
+    constrain_crf_decoding: true,
+    calculate_span_f1: true,
+    dropout: dropout,
+    include_start_end_transitions: true,
+    text_field_embedder: $.static_subword_embedder(name, dim, casing, trainable, projection_dim),
+    encoder: $.lstm((if projection_dim == null then dim else projection_dim) + $.casing_dims[casing], hidden),
   },
   // AdamW with a small learning rate for the transformer, a larger one for the rest, linear
   // warm-up then decay (BERT fine-tuning).
