@@ -66,10 +66,10 @@ TASKS = {
         "objectives": [("structural", "ner_struct_kd", {}),
                        ("posterior", "ner_posterior_kd", {}),
                        ("sub-structure", "ner_sub_kd", {"model.distillation.alpha": 0.5})],
-        "ext": "conll", "format": "conll",
+        "format": "conll",  # of the labeled files and of the transfer sets cut from them
         "ewt": ("uner_ewt", "en_ewt-uner-{}.conll"),
         "sample": "fixtures/data/uner_ewt/train.conll",
-        "parse": conll_sentence,  # (word, UPOS) of a sentence of the labeled file
+        "parse": conll_sentence,  # (word, UPOS) of a sentence in that format
         "ood": ("UNER-PUD", "uner_pud/en_pud-uner-test.conll"),
         "checked_reader": "checked_conll2003",
     },
@@ -80,7 +80,7 @@ TASKS = {
         "objectives": [("structural", "dep_struct_kd", {}),
                        ("local", "dep_local_kd", {}),
                        ("sub-structure", "dep_sub_kd", {})],
-        "ext": "conllu", "format": "conllu",
+        "format": "conllu",
         "ewt": ("ud_ewt", "en_ewt-ud-{}.conllu"),
         "sample": "fixtures/data/ud_ewt/train.conllu",
         "parse": conllu_sentence,
@@ -123,11 +123,11 @@ def allennlp(args: List[str], log: Path, threads: int) -> None:
                        cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
 
 
-def write_sentences(path: Path, sentences: List[List[Tuple[str, str]]], ext: str) -> None:
+def write_sentences(path: Path, sentences: List[List[Tuple[str, str]]], fmt: str) -> None:
     """Words and UPOS only: `word UPOS` lines (CoNLL) or a CoNLL-U with every other column `_`."""
     with open(path, "w", encoding="utf-8") as f:
         for sentence in sentences:
-            if ext == "conll":
+            if fmt == "conll":
                 f.write("".join(f"{w} {p}\n" for w, p in sentence) + "\n")
             else:
                 f.write("".join(f"{i}\t{w}\t_\t{p}\t_\t_\t_\t_\t_\t_\n"
@@ -141,38 +141,38 @@ def prepare_data(task: str, regime: str, data_dir: Path, out: Path) -> Dict:
     folder, pattern = spec["ewt"]
     ewt = {split: data_dir / folder / pattern.format(split) for split in ("train", "dev", "test")}
     out.mkdir(parents=True, exist_ok=True)
-    transfer = out / f"transfer.{spec['ext']}"
+    fmt = spec["format"]
+    transfer = out / f"transfer.{fmt}"
     if regime == "low":
         train = ROOT / spec["sample"]
         if not transfer.exists():
             sentences = pick(ewt["train"], train, spec["parse"], 10 ** 9, 13)
-            write_sentences(transfer, sentences, spec["ext"])
+            write_sentences(transfer, sentences, fmt)
     else:
         train = ewt["train"]
         if not transfer.exists():
             sentences = [conllu_sentence(b) for b in blocks(data_dir / "unlabeled" / "en_gum_lines-train.conllu")]
-            write_sentences(transfer, sentences, spec["ext"])
-    parse = conll_sentence if spec["ext"] == "conll" else conllu_sentence
-    everything = [parse(b) for b in blocks(transfer)]
+            write_sentences(transfer, sentences, fmt)
+    everything = [spec["parse"](b) for b in blocks(transfer)]
     subsets = {}
     for size in REGIMES[regime]["curve"]:
-        path = out / f"transfer_{size}.{spec['ext']}"
+        path = out / f"transfer_{size}.{fmt}"
         if not path.exists():
             keep = sorted(random.Random(size).sample(range(len(everything)), min(size, len(everything))))
-            write_sentences(path, [everything[i] for i in keep], spec["ext"])
+            write_sentences(path, [everything[i] for i in keep], fmt)
         subsets[size] = str(path)
     name, relative = spec["ood"]
     return {
         "train": str(train), "dev": str(ewt["dev"]), "test": str(ewt["test"]),
         "ood": {"name": name, "path": str(data_dir / relative)},
-        "transfer": {"path": str(transfer), "format": spec["format"], "sentences": len(everything)},
+        "transfer": {"path": str(transfer), "format": fmt, "sentences": len(everything)},
         "transfer_subsets": subsets,
         "train_sentences": len(blocks(train)),
         "checked_reader": spec["checked_reader"],
     }
 
 
-def train_teacher(task: str, regime: str, data: Dict, out: Path, epochs: int, threads: int) -> Dict:
+def train_teacher(task: str, data: Dict, out: Path, epochs: int, threads: int) -> Dict:
     """Train the teacher (or resume it with `--recover`, or reuse it); returns its run's record."""
     spec = TASKS[task]
     run = out / "teacher"
@@ -188,6 +188,23 @@ def train_teacher(task: str, regime: str, data: Dict, out: Path, epochs: int, th
         start = time.perf_counter()
         allennlp(command, out / "teacher.log", threads)
         logger.info("teacher trained (%.0f s)", time.perf_counter() - start)
+    return finished(run, data, threads)
+
+
+def given_teacher(archive: str, data: Dict, out: Path, threads: int) -> Dict:
+    """An archived teacher used as it is (`--teacher`): copied into the run and scored on dev and
+    test once, its scores kept as a trained run's `metrics.json` would hold them."""
+    run = out / "teacher"
+    if not (run / "model.tar.gz").exists():
+        run.mkdir(parents=True, exist_ok=True)
+        shutil.copy(archive, run / "model.tar.gz")
+        metrics: Dict = {"best_epoch": None}
+        for split, prefix in (("dev", "best_validation_"), ("test", "test_")):
+            evaluate(run / "model.tar.gz", data[split], run / f"{split}_metrics.json", data["checked_reader"],
+                     out / "teacher.log", threads)
+            scores = json.loads((run / f"{split}_metrics.json").read_text())
+            metrics.update({prefix + k: v for k, v in scores.items()})
+        (run / "metrics.json").write_text(json.dumps(metrics))
     return finished(run, data, threads)
 
 
@@ -288,21 +305,9 @@ def main() -> None:
     metric, key = spec["metric"]
 
     if args.teacher:
-        teacher_run = out / "teacher"
-        if not (teacher_run / "model.tar.gz").exists():
-            teacher_run.mkdir(parents=True, exist_ok=True)
-            shutil.copy(args.teacher, teacher_run / "model.tar.gz")
-            for split in ("dev", "test"):
-                evaluate(teacher_run / "model.tar.gz", data[split], teacher_run / f"{split}_metrics.json",
-                         data["checked_reader"], out / "teacher.log", args.threads)
-            dev = json.loads((teacher_run / "dev_metrics.json").read_text())
-            test = json.loads((teacher_run / "test_metrics.json").read_text())
-            metrics = {**{f"best_validation_{k}": v for k, v in dev.items()},
-                       **{f"test_{k}": v for k, v in test.items()}, "best_epoch": None}
-            (teacher_run / "metrics.json").write_text(json.dumps(metrics))
-        teacher = finished(teacher_run, data, args.threads)
+        teacher = given_teacher(args.teacher, data, out, args.threads)
     else:
-        teacher = train_teacher(args.task, args.regime, data, out, teacher_epochs, args.threads)
+        teacher = train_teacher(args.task, data, out, teacher_epochs, args.threads)
     cache = out / "teacher_store"
     fill_seconds = fill(teacher["archive"], data, cache, out, args.threads)
     if args.only_teacher:
