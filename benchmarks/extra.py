@@ -26,16 +26,10 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import mean_std  # noqa: E402
 from run import ROOT, fill_cache, git_commit, machine, record, train, write_subsets  # noqa: E402
 
 logger = logging.getLogger("bench")
-
-
-def mean_std(values: List[float]) -> str:
-    values = [100 * v for v in values]
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def run_all(jobs: Dict, workers: int) -> Dict:

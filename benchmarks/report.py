@@ -31,8 +31,10 @@ MAIN_METRIC = {"ner": ("f1-measure-overall", "F1"), "dep": ("LAS", "LAS")}
 EXTRA_METRIC = {"dep": ("UAS", "UAS")}
 
 
-def mean_std(values: List[float]) -> str:
-    values = [100 * v for v in values]
+def mean_std(values: List[float], scale: float = 100.0) -> str:
+    """Mean ± sample standard deviation of `values` × `scale` (fractions to percent by default;
+    `scale=1` for scores already in percent), or the one value."""
+    values = [scale * v for v in values]
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
@@ -374,16 +376,11 @@ def load_check_markdown(result: Dict) -> str:
             f"sentences: {steps}.\n")
 
 
-def _mean_std(values: List[float]) -> str:
-    """Mean ± sample standard deviation of scores already in percent."""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-
-
-def _gap(value: float, plain: float, teacher: float) -> str:
+def _gap(value: float, plain: float, teacher: float, missing: str = "—") -> str:
+    """The share of the teacher–student gap `value` closes over `plain`, in whole percent
+    (`missing` when the teacher does not lead)."""
     # round() then + 0: a closed gap that rounds to zero is "0 %", never "-0 %"
-    return f"{round(100 * (value - plain) / (teacher - plain)) + 0:.0f} %" if teacher > plain else "—"
+    return f"{round(100 * (value - plain) / (teacher - plain)) + 0:.0f} %" if teacher > plain else missing
 
 
 def transfer_rows(result: Dict) -> List[Tuple[str, Dict[str, List[float]]]]:
@@ -413,10 +410,10 @@ def transfer_markdown(result: Dict) -> str:
     for model, row in rows:
         test, out = statistics.mean(row["test"]), statistics.mean(row["ood"])
         is_plain = model == "no KD"
-        lines.append([model, _mean_std(row["dev"]), _mean_std(row["test"]),
+        lines.append([model, mean_std(row["dev"], scale=1), mean_std(row["test"], scale=1),
                       "" if is_plain else f"{test - plain_test:+.2f}",
                       "" if is_plain else _gap(test, plain_test, teacher["test"]),
-                      _mean_std(row["ood"]), "" if is_plain else _gap(out, plain_ood, teacher["ood"])])
+                      mean_std(row["ood"], scale=1), "" if is_plain else _gap(out, plain_ood, teacher["ood"])])
     regime = {"low": "low-resource: 1,000 labeled EWT sentences", "full": "full EWT training set"}[meta["regime"]]
     parts = [f"### {meta['task'].upper()}, {regime}; transfer set {meta['transfer_sentences']:,} unlabeled sentences",
              f"Command: `{meta['command']}`",
@@ -444,6 +441,31 @@ def transfer_markdown(result: Dict) -> str:
         f"thread each, {meta['workers']} at a time; the suite took {meta['suite_wall_seconds'] / 60:.0f} min "
         f"on {meta['machine']['cores']} cores ({meta['date']}, commit {meta['git_commit']}).")
     return "\n\n".join(parts) + "\n"
+
+
+def transfer_headline(result: Dict) -> str:
+    """The front page's table of a `transfer.py` result: one row per objective, its EWT test score
+    without and with the transfer set, and the gap the latter closes in and out of domain (the
+    full table, the curve and the notes: `transfer_markdown`)."""
+    meta, teacher = result["meta"], result["teacher"]
+    metric, ood = meta["metric"], meta["ood_name"]
+    rows = dict(transfer_rows(result))
+    plain = rows.pop("no KD")
+    plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
+    lines = [["teacher", f"{teacher['test']:.2f}", "", "", f"{teacher['ood']:.2f}", ""],
+             ["no KD", f"{plain_test:.2f}", "", "", f"{plain_ood:.2f}", ""]]
+    for model, row in rows.items():
+        if model.endswith(" + transfer set"):
+            continue
+        alone, added = statistics.mean(row["test"]), rows[model + " + transfer set"]
+        test, out = statistics.mean(added["test"]), statistics.mean(added["ood"])
+        lines.append([model, f"{alone:.2f}", f"{test:.2f}", _gap(test, plain_test, teacher["test"]),
+                      f"{out:.2f}", _gap(out, plain_ood, teacher["ood"])])
+    header = ["model", f"EWT test {metric}", "+ transfer set", "gap closed",
+              f"{ood} {metric}, + transfer set", f"{ood} gap closed"]
+    return (_table(header, lines) + "\n\n"
+            f"Means over seeds {', '.join(map(str, meta['seeds']))}; gap closed = (student − no KD) / "
+            f"(teacher − no KD); {ood} is out of domain.\n")
 
 
 def transfer_curve(result: Dict):
@@ -522,7 +544,7 @@ def demo_markdown(result: Dict) -> str:
             change = gap = ""
             if row["model"] not in ("teacher",) and not row["model"].startswith("plain"):
                 change = f"{row['test'] - plain:+.2f}"
-                gap = f"{100 * (row['test'] - plain) / (teacher - plain):.0f} %" if teacher > plain else ""
+                gap = _gap(row["test"], plain, teacher, missing="")
             lines.append([row["model"], f"{row['dev']:.2f}", f"{row['test']:.2f}", change, gap])
         metric = task["metric"]
         parts.append(f"{task['task'].upper()} (test: `{task['test_file']}`)\n\n" + _table(
@@ -548,6 +570,8 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "demo": ("demo.json", demo_markdown),
     "transfer-low-ner": ("transfer_low_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
+    "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
+    "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
 }
 
 # the Markdown files whose marked blocks `readme` rewrites (relative to the repository root)

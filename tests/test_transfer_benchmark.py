@@ -168,3 +168,12 @@ def test_transfer_curve_is_plotted(tmp_path):
     pytest.importorskip("matplotlib")
     report.plot_transfer(synthetic(), tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
+def test_front_page_table_pairs_each_objective_without_and_with_the_transfer_set():
+    markdown = report.transfer_headline(synthetic())
+    lines = markdown.splitlines()
+    # structural: 33 alone (mean of 32, 34), 47 with; gap 53 % in domain, 34 % out of domain
+    assert "| structural | 33.00 | 47.00 | 53 % | 21.00 | 34 % |" in lines
+    assert "| no KD | 31.00 |  |  | 11.00 |  |" in lines and "| teacher | 61.00 |  |  | 40.00 |  |" in lines
+    assert len([line for line in lines if line.startswith("| ")]) == 4  # header, teacher, no KD, one objective
