@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from allennlp.data import Batch
 from allennlp.nn.util import get_text_field_mask
 
 from tests.distillation.test_cache import _model_and_batches
+from tests.processes import kill_when
 from allennlp_subkd.distillation.request import TeacherRequest
 import allennlp_subkd  # noqa: F401,E402
 from allennlp_subkd.commands.fill_teacher_cache import fill_teacher_cache
@@ -417,12 +417,7 @@ def test_a_killed_writer_leaves_only_complete_entries(tmp_path, store):
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "ready"
-        deadline = time.time() + 60
-        while len(cache_entries(directory)) < 30:
-            assert time.time() < deadline and process.poll() is None
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
+        kill_when(process, lambda: len(cache_entries(directory)) >= 30, 60, "30 entries written")
     finally:
         if process.poll() is None:
             process.kill()

@@ -4,7 +4,6 @@ teacher's disk cache instead of recomputing it; an unwritable serialization dire
 AllenNLP's error and leaves no archive."""
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import allennlp_subkd  # noqa: F401
 from allennlp_subkd.distillation.teacher import sqlite_store
 from allennlp_subkd.distillation.teacher.disk_cache import entry_files
 from allennlp_subkd.distillation.teacher.store import cache_entries
+from tests.processes import kill_when
 
 CONFIG = "fixtures/configs/ner_student.jsonnet"
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,16 +100,10 @@ def test_a_kd_run_killed_mid_epoch_recovers_with_annealing_and_cache(tmp_path, s
     env = dict(os.environ, OMP_NUM_THREADS="1")
     process = subprocess.Popen(command(out, overrides), cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
     try:  # kill it hard in the middle of the second epoch, after a mid-epoch checkpoint
         # AllenNLP saves model_state_e1_b4.th, then training_state_e1_b4.th, each with torch.save
         # under its final name: kill only once the second is there and complete (it loads)
-        while not _complete_checkpoint(out, "e1_b4"):
-            assert process.poll() is None, "training ended before it could be killed"
-            assert time.time() < deadline, "no mid-epoch checkpoint appeared"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
+        kill_when(process, lambda: _complete_checkpoint(out, "e1_b4"), 240, "complete mid-epoch checkpoint")
     finally:
         if process.poll() is None:
             process.kill()
