@@ -60,12 +60,9 @@ TASKS = {
         "teacher": "ner_teacher_transformer",
         "metric": ("F1", "f1-measure-overall"),
         "plain": "ner_baseline",
-        # sub-structure at alpha 0.5: the shipped 0.99 was chosen on the full data with a 2-epoch
-        # teacher; on the 1,000-sentence sample's dev set 0.5 beat it (31.7 vs 23.9 dev F1, the
-        # demo's choice; scripts/demo.py)
         "objectives": [("structural", "ner_struct_kd", {}),
                        ("posterior", "ner_posterior_kd", {}),
-                       ("sub-structure", "ner_sub_kd", {"model.distillation.alpha": 0.5})],
+                       ("sub-structure", "ner_sub_kd", {})],
         "format": "conll",  # of the labeled files and of the transfer sets cut from them
         "ewt": ("uner_ewt", "en_ewt-uner-{}.conll"),
         "sample": "fixtures/data/uner_ewt/train.conll",
@@ -88,6 +85,18 @@ TASKS = {
         "checked_reader": "checked_universal_dependencies",
     },
 }
+# student presets (common.libsonnet): the config of a preset's run is the tiny student's config
+# name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
+STUDENTS = {"tiny": None, "static_subword": "static_subword"}
+
+
+def preset_config(config: str, student: str) -> str:
+    if STUDENTS[student] is None:
+        return config
+    task, rest = config.split("_", 1)
+    return f"{task}_{STUDENTS[student]}_{rest}"
+
+
 REGIMES = {
     "low": {"teacher_epochs": 15, "student_epochs": 12, "curve": [2500, 5000]},
     "full": {"teacher_epochs": 6, "student_epochs": 10, "curve": [2500, 5000]},
@@ -283,6 +292,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads of the teacher's training and fill")
     parser.add_argument("--teacher-epochs", type=int, default=None)
     parser.add_argument("--student-epochs", type=int, default=None)
+    parser.add_argument("--student", choices=list(STUDENTS), default="tiny",
+                        help="the student preset (common.libsonnet): its runs go to their own folder and results file, "
+                             "the teacher and its store are shared")
     parser.add_argument("--teacher", default=None,
                         help="an archived teacher to use instead of training one (e.g. a smoke run with a fixture teacher)")
     parser.add_argument("--only-teacher", action="store_true", help="train the teacher and fill its store, then stop")
@@ -314,6 +326,7 @@ def main() -> None:
         return
     suite_started = time.perf_counter()
     seeds = [13 + 10 * i for i in range(args.seeds)]
+    runs = out if args.student == "tiny" else out / args.student
     base = {"train_data_path": data["train"], "validation_data_path": data["dev"],
             "test_data_path": data["test"], "trainer.num_epochs": student_epochs}
     kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)}}
@@ -325,15 +338,15 @@ def main() -> None:
     jobs: List[Tuple[Dict, str, Path, Dict]] = []
     for seed in seeds:
         jobs.append(({"model": "no KD", "objective": None, "transfer": 0, "seed": seed},
-                     spec["plain"], out / f"s{seed}" / "no_kd", {**base, **seeded(seed)}))
+                     preset_config(spec["plain"], args.student), runs / f"s{seed}" / "no_kd", {**base, **seeded(seed)}))
         for name, config, extra in spec["objectives"]:
             for size in (0, data["transfer"]["sentences"]):
                 fields = {"model": name + (" + transfer set" if size else ""), "objective": name,
                           "transfer": size, "seed": seed}
                 overrides = {**base, **seeded(seed), **kd, **extra,
                              **(transfer_loader(data["transfer"]["path"]) if size else {})}
-                run = out / f"s{seed}" / f"{config}{'_transfer' if size else ''}"
-                jobs.append((fields, config, run, overrides))
+                run = runs / f"s{seed}" / f"{config}{'_transfer' if size else ''}"
+                jobs.append((fields, preset_config(config, args.student), run, overrides))
     records = run_all(jobs, args.workers, data, key)
 
     if not args.no_curve:
@@ -348,12 +361,14 @@ def main() -> None:
             fields = {"model": f"{name} + {size} transfer sentences", "objective": name, "transfer": size,
                       "seed": seeds[0], "curve": True}
             overrides = {**base, **seeded(seeds[0]), **kd, **extra, **transfer_loader(path)}
-            curve_jobs.append((fields, config, out / f"s{seeds[0]}" / f"{config}_transfer_{size}", overrides))
+            curve_jobs.append((fields, preset_config(config, args.student),
+                               runs / f"s{seeds[0]}" / f"{config}_transfer_{size}", overrides))
         records += run_all(curve_jobs, args.workers, data, key)
 
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    result_file = results / f"transfer_{args.regime}_{args.task}.json"
+    suffix = "" if args.student == "tiny" else f"_{args.student}"
+    result_file = results / f"transfer_{args.regime}_{args.task}{suffix}.json"
     teacher_record = record(teacher, key, model="teacher", objective=None, transfer=0, seed=None)
     meta = {
         "command": " ".join(["python", "benchmarks/transfer.py", *sys.argv[1:]]),
@@ -364,7 +379,7 @@ def main() -> None:
         | {"ood": os.path.relpath(data["ood"]["path"], ROOT)},
         "teacher_config": args.teacher or spec["teacher"], "teacher_epochs": None if args.teacher else teacher_epochs,
         "teacher_train_seconds": sum(teacher["epoch_seconds"]), "fill_seconds": fill_seconds,
-        "student_epochs": student_epochs, "seeds": seeds, "workers": args.workers,
+        "student": args.student, "student_epochs": student_epochs, "seeds": seeds, "workers": args.workers,
         # from the first student's start to the last one's end (across --reuse invocations)
         "suite_wall_seconds": suite_wall(records) or time.perf_counter() - suite_started,
         "wall_seconds": time.perf_counter() - started,

@@ -71,3 +71,30 @@ def test_config_trains_with_overridden_data(name, tmp_path):
     if "kd" in name:
         assert model.teacher is not None and model.teacher.loaded
         assert metrics["training_kd_loss"] > 0
+
+
+PRESETS = [n for n in names() if "_static_subword_" in n]
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_a_student_preset_differs_from_the_tiny_students_config_only_in_the_student(name):
+    """ner_static_subword_struct_kd is ner_struct_kd with another student: the same objective,
+    teacher, data and trainer; the static_subword indexer and embedder instead of word ids."""
+    task, rest = name.split("_static_subword_")
+    preset = Params.from_file(f"training_configs/{name}.jsonnet").as_dict()
+    tiny = Params.from_file(f"training_configs/{task}_{rest}.jsonnet").as_dict()
+    for key in ("train_data_path", "validation_data_path", "test_data_path", "trainer", "data_loader"):
+        assert preset[key] == tiny[key], key
+    for key in ("type", "teacher", "distillation", "gold_loss"):
+        assert preset["model"].get(key) == tiny["model"].get(key), key
+    assert "subwords" in preset["dataset_reader"]["token_indexers"]
+    assert "tokens" not in preset["dataset_reader"]["token_indexers"]
+    assert preset["model"]["text_field_embedder"]["token_embedders"]["subwords"]["type"] == "static_subword"
+
+
+def test_an_unknown_student_preset_is_a_clear_error(tmp_path):
+    config = tmp_path / "bad.jsonnet"
+    config.write_text(f"local lib = import '{Path('training_configs/common.libsonnet').resolve()}';\n"
+                      "lib.ner_kd(lib.ner_objectives.structural, student='huge')\n")
+    with pytest.raises(Exception, match="unknown student preset huge"):
+        Params.from_file(str(config))

@@ -177,3 +177,13 @@ def test_front_page_table_pairs_each_objective_without_and_with_the_transfer_set
     assert "| structural | 33.00 | 47.00 | 53 % | 21.00 | 34 % |" in lines
     assert "| no KD | 31.00 |  |  | 11.00 |  |" in lines and "| teacher | 61.00 |  |  | 40.00 |  |" in lines
     assert len([line for line in lines if line.startswith("| ")]) == 4  # header, teacher, no KD, one objective
+
+
+def test_a_student_preset_runs_its_own_configs_which_exist():
+    """`--student static_subword`: every config the suite would train is the preset's, and ships."""
+    for task, spec in transfer.TASKS.items():
+        for config in [spec["plain"]] + [c for _, c, _ in spec["objectives"]]:
+            assert transfer.preset_config(config, "tiny") == config
+            preset = transfer.preset_config(config, "static_subword")
+            assert preset.startswith(f"{task}_static_subword_")
+            assert (ROOT / "training_configs" / f"{preset}.jsonnet").is_file(), preset

@@ -151,17 +151,49 @@
   },
   // The one student architecture every NER config shares (plain and distilled).
   ner_student_dims:: { word_dim: 50, hidden: 32 },
-  ner_student(type='distilled_crf_tagger', distillation=null):: (
-    if type == 'distilled_simple_tagger' then
-      $.simple_tagger($.ner_student_dims.word_dim, $.ner_student_dims.hidden)
-    else
-      $.crf_tagger($.ner_student_dims.word_dim, $.ner_student_dims.hidden)
+  // Student presets (`student`): 'tiny', the shipped default above (random 50-d words, BiLSTM 32);
+  // 'static_subword', the frozen all-MiniLM-L6-v2 subword table + a character CNN and a BiLSTM 64
+  // (the preset configs ner_static_subword_*.jsonnet; 64 units as measured in issue 17, not swept).
+  ner_static_subword_dims:: { hidden: 64 },
+  students:: ['tiny', 'static_subword'],
+  student_preset(student):: if std.member($.students, student) then student
+    else error 'unknown student preset ' + student + ' (one of ' + std.join(', ', $.students) + ')',
+  ner_student_indexers(student='tiny'):: {
+    tiny: $.words,
+    static_subword: $.static_subword_indexers(casing='chars'),
+  }[$.student_preset(student)],
+  ner_student(type='distilled_crf_tagger', distillation=null, student='tiny'):: (
+    if student == 'tiny' then (
+      if type == 'distilled_simple_tagger' then
+        $.simple_tagger($.ner_student_dims.word_dim, $.ner_student_dims.hidden)
+      else
+        $.crf_tagger($.ner_student_dims.word_dim, $.ner_student_dims.hidden)
+    ) else if student == 'static_subword' then (
+      if type == 'distilled_simple_tagger' then {
+        type: 'simple_tagger',
+        label_encoding: 'BIO',
+        calculate_span_f1: true,
+        text_field_embedder: $.static_subword_embedder(casing='chars'),
+        encoder: $.lstm(384 + $.casing_dims.chars, $.ner_static_subword_dims.hidden),
+      } else
+        $.static_subword_crf_tagger($.ner_static_subword_dims.hidden, casing='chars')
+    ) else $.student_preset(student)
   ) + { type: type } + (
     if distillation == null then {} else {
       teacher: { archive: $.ner_teacher_archive },
       distillation: distillation,
     }
   ),
+
+  // The KD objectives of the NER configs, one place for the tiny student's configs
+  // (ner_struct_kd, ...) and the presets' (ner_static_subword_struct_kd, ...); each config's
+  // comment says what it is and how its weights were chosen.
+  ner_objectives:: {
+    structural: { type: 'structural', alpha: 0.5, temperature: 1.0 },
+    posterior: { type: 'posterior', alpha: 0.5, temperature: 1.0 },
+    token: { type: 'token', alpha: 0.5, temperature: 2.0 },
+    sub_structure: { type: 'sub_structure', variant: 'emission', reduction: 'mean', alpha: 0.5 },
+  },
 
   // ---------------------------------------------------------------- experiments
   trainer(epochs, lr=0.005, patience=null, metric='+f1-measure-overall'):: {
@@ -194,8 +226,8 @@
   },
   // A distilled NER student: the shared student architecture, its word-only inputs, and
   // the given KD objective.
-  ner_kd(distillation, type='distilled_crf_tagger', epochs=10):: $.ner_experiment(
-    $.ner_student(type, distillation), $.words, epochs
+  ner_kd(distillation, type='distilled_crf_tagger', epochs=10, student='tiny'):: $.ner_experiment(
+    $.ner_student(type, distillation, student), $.ner_student_indexers(student), epochs
   ),
 
   // ================================================================ parsing
@@ -239,20 +271,49 @@
     use_mst_decoding_for_validation: true,
   },
   // The one student architecture every parsing config shares (plain and distilled): words
-  // and POS tags, no characters, a 1-layer BiLSTM.
+  // and POS tags, no characters, a 1-layer BiLSTM. Presets (`student`) as for NER: 'tiny' (random
+  // 50-d words) or 'static_subword' (the frozen all-MiniLM-L6-v2 subword table instead of them).
   dep_student_dims:: { word_dim: 50, pos_dim: 16, hidden: 64, arc_dim: 100, tag_dim: 50 },
-  dep_student(distillation=null, gold_loss='local'):: $.biaffine_parser(
-    $.dep_student_dims.word_dim,
-    $.dep_student_dims.hidden,
-    pos_dim=$.dep_student_dims.pos_dim,
-    arc_dim=$.dep_student_dims.arc_dim,
-    tag_dim=$.dep_student_dims.tag_dim,
+  dep_student_indexers(student='tiny'):: {
+    tiny: $.words,
+    static_subword: $.static_subword_indexers(casing='none'),
+  }[$.student_preset(student)],
+  dep_student(distillation=null, gold_loss='local', student='tiny'):: (
+    if student == 'tiny' then $.biaffine_parser(
+      $.dep_student_dims.word_dim,
+      $.dep_student_dims.hidden,
+      pos_dim=$.dep_student_dims.pos_dim,
+      arc_dim=$.dep_student_dims.arc_dim,
+      tag_dim=$.dep_student_dims.tag_dim,
+    ) else if student == 'static_subword' then $.biaffine_parser(
+      384,
+      $.dep_student_dims.hidden,
+      pos_dim=$.dep_student_dims.pos_dim,
+      arc_dim=$.dep_student_dims.arc_dim,
+      tag_dim=$.dep_student_dims.tag_dim,
+    ) + { text_field_embedder: $.static_subword_embedder(casing='none') }
+    else $.student_preset(student)
   ) + { type: 'distilled_biaffine_parser', gold_loss: gold_loss } + (
     if distillation == null then {} else {
       teacher: { archive: $.dep_teacher_archive },
       distillation: distillation,
     }
   ),
+
+  // The KD objectives of the parsing configs (as ner_objectives).
+  dep_objectives:: {
+    structural: { type: 'structural', tree: 'nonprojective', alpha: 0.5, temperature: 1.0 },
+    'local': { type: 'local', alpha: 0.5, temperature: 1.0 },
+    sub_structure: {
+      type: 'sub_structure',
+      arc_scores: 'log_softmax',
+      arc_pairs: 'teacher_heads',
+      arc_heads: 1,
+      label_pairs: 'none',
+      reduction: 'mean',
+      alpha: 0.5,
+    },
+  },
 
   // ---------------------------------------------------------------- parsing experiments
   // Labelled attachment score (punctuation excluded, as AllenNLP's AttachmentScores does)
@@ -293,7 +354,7 @@
 
   // A distilled parsing student: the shared student architecture, its word-only inputs (and
   // POS tags), and the given KD objective.
-  dep_kd(distillation, gold_loss='local', epochs=20):: $.dep_experiment(
-    $.dep_student(distillation, gold_loss), $.words, epochs
+  dep_kd(distillation, gold_loss='local', epochs=20, student='tiny'):: $.dep_experiment(
+    $.dep_student(distillation, gold_loss, student), $.dep_student_indexers(student), epochs
   ),
 }

@@ -2,4 +2,4 @@
 // the relation KL on the teacher's arcs (weighted by its head probabilities).
 local lib = import 'common.libsonnet';
 
-lib.dep_kd({ type: 'local', alpha: 0.5, temperature: 1.0 })
+lib.dep_kd(lib.dep_objectives['local'])

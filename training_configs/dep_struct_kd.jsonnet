@@ -5,4 +5,4 @@
 // -o '{"model.gold_loss": "local"}' keeps the baseline's per-word arc loss instead.
 local lib = import 'common.libsonnet';
 
-lib.dep_kd({ type: 'structural', tree: 'nonprojective', alpha: 0.5, temperature: 1.0 }, gold_loss='tree')
+lib.dep_kd(lib.dep_objectives.structural, gold_loss='tree')

@@ -2,4 +2,4 @@
 // objective; the "margin_prob" baseline of Lin et al.).
 local lib = import 'common.libsonnet';
 
-lib.ner_kd({ type: 'posterior', alpha: 0.5, temperature: 1.0 })
+lib.ner_kd(lib.ner_objectives.posterior)

@@ -2,4 +2,4 @@
 // CRF teacher's forward-backward marginals.
 local lib = import 'common.libsonnet';
 
-lib.ner_kd({ type: 'structural', alpha: 0.5, temperature: 1.0 })
+lib.ner_kd(lib.ner_objectives.structural)

@@ -295,7 +295,7 @@ class TestStaticSubwordStudent(ModelTestCase):
 
 
 def test_the_example_config_distils_a_teacher_into_a_static_subword_student(tiny_bert, tmp_path):
-    """training_configs/ner_student_static_subword.jsonnet with the overrides its comment gives
+    """training_configs/ner_static_subword_baseline.jsonnet with the overrides its comment gives
     (a teacher and an objective; the tiny BERT for all-MiniLM-L6-v2): the word-input BiLSTM-CRF
     teacher's inputs are re-indexed from the words."""
     from allennlp.commands.train import train_model_from_file
@@ -308,7 +308,7 @@ def test_the_example_config_distils_a_teacher_into_a_static_subword_student(tiny
         "model.teacher": {"archive": "fixtures/teachers/ner_crf_teacher.tar.gz"},
         "model.distillation": {"type": "structural", "alpha": 0.5},
     }
-    model = train_model_from_file("training_configs/ner_student_static_subword.jsonnet", str(tmp_path / "out"),
+    model = train_model_from_file("training_configs/ner_static_subword_baseline.jsonnet", str(tmp_path / "out"),
                                   overrides=json.dumps(overrides))
     assert model.teacher.loaded and model.teacher._reuse is False
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["training_kd_loss"] > 0

@@ -1,0 +1,5 @@
+// Student preset 'static_subword' (ner_static_subword_baseline.jsonnet) distilled with the
+// objective of ner_sub_kd.jsonnet (its comment says what it is and how its weights were chosen).
+local lib = import 'common.libsonnet';
+
+lib.ner_kd(lib.ner_objectives.sub_structure, student='static_subword')
