@@ -323,6 +323,50 @@ def casing_markdown(result: Dict) -> str:
             f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
 
 
+def speed_markdown(result: Dict) -> str:
+    """A `throughput.py --json` result: size and CPU inference speed of each archive, and its
+    speed over the first archive's (the teacher's) at the same thread count."""
+    meta, runs = result["meta"], result["runs"]
+    threads = meta["threads"]
+    by = {(r["label"], r["threads"]): r for r in runs}
+    labels = list(dict.fromkeys(r["label"] for r in runs))
+    base = labels[0]
+    header = ["model", "parameters"] + [f"sentences/s ({t} thr)" for t in threads] + \
+        [f"× {base} ({t} thr)" for t in threads]
+    lines = []
+    for label in labels:
+        row = [label, f"{by[(label, threads[0])]['parameters'] / 1e6:.2f} M"]
+        row += [f"{by[(label, t)]['sentences_per_second']:.0f}" for t in threads]
+        row += [f"{by[(label, t)]['sentences_per_second'] / by[(base, t)]['sentences_per_second']:.1f}"
+                for t in threads]
+        lines.append(row)
+    first = runs[0]
+    return (_table(header, lines) + "\n\n"
+            f"CPU inference on `{meta['data']}` ({first['sentences']:,} sentences, {first['tokens']:,} words), batch "
+            f"{meta['batch_size']}, `model.forward_on_instances` incl. decoding after one warm-up batch, the median of "
+            f"{meta['repeats']} passes; each model in its own process, one after the other, nothing else running. "
+            f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, commit {meta['git_commit']}, "
+            f"{meta['date']}.\n")
+
+
+def static_options_markdown(result: Dict) -> str:
+    """`static_subword_options.md` (`static_subword_options.py`): the static-subword student's
+    table frozen or trainable, projected or not, chosen on dev."""
+    meta, records = result["meta"], result["runs"]
+    best = max(records, key=lambda r: r["dev_f1"])
+    lines = ["| table | dev F1 | test F1 | best epoch | trainable parameters | s/epoch |", "|---|---|---|---|---|---|"]
+    for r in records:
+        name = r["variant"] + (" **(best on dev)**" if r is best else "")
+        lines.append(f"| {name} | {100 * r['dev_f1']:.2f} | {100 * r['test_f1']:.2f} | {r['best_epoch']} | "
+                     f"{r['trainable_parameters'] / 1e6:.2f} M | {r['epoch_seconds_mean']:.1f} |")
+    return ("### The static-subword student's table: frozen or trainable, projected or not\n\n" + "\n".join(lines)
+            + "\n\n" f"`ner_static_subword_baseline` (no KD) trained on the shipped 1,000-sentence UNER-EWT sample, "
+            f"{meta['epochs']} epochs, seed 13 (one seed), {meta['threads']} thread(s), one run at a time; dev = the "
+            f"full EWT dev set (the choice), test = the full EWT test set at the best dev epoch. Machine: "
+            f"{meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}, "
+            f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
+
+
 def sweep_markdown(result: Dict) -> str:
     """`{task}_sweep.md`, by `sweep.py`'s own renderer."""
     sys.path.insert(0, str(HERE))
@@ -396,6 +440,11 @@ def transfer_rows(result: Dict) -> List[Tuple[str, Dict[str, List[float]]]]:
     return sorted(rows.items(), key=lambda item: (item[0] != "no KD", item[0].endswith("transfer set")))
 
 
+#: the student presets of transfer.py (common.libsonnet), as the tables name them
+STUDENT_NAMES = {"tiny": "the tiny student (random word embeddings)",
+                 "static_subword": "the static-subword student (frozen MiniLM subword table)"}
+
+
 def transfer_markdown(result: Dict) -> str:
     """`transfer_{regime}_{task}.md` (`transfer.py`): teacher, plain student and every objective
     without / with the transfer set, in domain and out of domain, and the transfer-size curve."""
@@ -415,7 +464,9 @@ def transfer_markdown(result: Dict) -> str:
                       "" if is_plain else _gap(test, plain_test, teacher["test"]),
                       mean_std(row["ood"], scale=1), "" if is_plain else _gap(out, plain_ood, teacher["ood"])])
     regime = {"low": "low-resource: 1,000 labeled EWT sentences", "full": "full EWT training set"}[meta["regime"]]
-    parts = [f"### {meta['task'].upper()}, {regime}; transfer set {meta['transfer_sentences']:,} unlabeled sentences",
+    student = STUDENT_NAMES[meta.get("student", "tiny")]
+    parts = [f"### {meta['task'].upper()}, {regime}; transfer set {meta['transfer_sentences']:,} unlabeled sentences; "
+             f"{student}",
              f"Command: `{meta['command']}`",
              _table(header, lines)]
     curve = transfer_curve(result)
@@ -572,6 +623,9 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
+    "transfer-low-ner-static-subword": ("transfer_low_ner_static_subword.json",
+                                        lambda result: _body(transfer_markdown(result))),
+    "transfer-low-ner-static-subword-headline": ("transfer_low_ner_static_subword.json", transfer_headline),
 }
 
 # the Markdown files whose marked blocks `readme` rewrites (relative to the repository root)

@@ -9,6 +9,11 @@ pass counts; every pass is kept). Prints and writes (`--json`) sentences/s, toke
 parameter count.
 
     python benchmarks/throughput.py A.tar.gz [B.tar.gz ...] --data test.conll [--threads 1 2]
+        [--labels teacher student ...] [--json out.json]
+
+`--json` writes `{"meta": {command, machine, commit, date, ...}, "runs": [...]}`, each run with its
+`--labels` name; `benchmarks/report.py` renders it (`speed_markdown`). Measure on a quiet machine:
+nothing else may run beside it.
 """
 import argparse
 import json
@@ -77,6 +82,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the file (the median counts)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--labels", nargs="+", default=None, help="a name per archive (default: the paths)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.one:
@@ -87,10 +93,24 @@ def main() -> None:
         return
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    labels = args.labels or args.archives
+    if len(labels) != len(args.archives):
+        parser.error(f"{len(labels)} --labels for {len(args.archives)} archives")
+    started = time.perf_counter()
     results = run(args.archives, args.data, args.threads, args.batch_size, args.repeats)
+    for index, result in enumerate(results):  # run() goes archive by archive, each over every thread count
+        result["label"] = labels[index // len(args.threads)]
     if args.json:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from run import git_commit, machine
+
+        meta = {"command": " ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]), "data": args.data,
+                "batch_size": args.batch_size, "repeats": args.repeats, "threads": args.threads,
+                "wall_seconds": time.perf_counter() - started, "machine": machine(), "git_commit": git_commit(),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         with open(args.json, "w") as out:
-            json.dump(results, out, indent=1)
+            json.dump({"meta": meta, "runs": results}, out, indent=1)
+            out.write("\n")
 
 
 if __name__ == "__main__":

@@ -23,3 +23,33 @@ def test_throughput_counts_the_median_of_its_passes():
     assert result["seconds"] == statistics.median(result["pass_seconds"])
     assert result["sentences_per_second"] == result["sentences"] / result["seconds"]
     assert result["sentences"] > 0 and result["parameters"] > 0
+
+
+def test_the_json_names_each_archive_and_renders_speed_over_the_first(tmp_path):
+    import json
+    import subprocess
+
+    archive = str(ROOT / "fixtures" / "teachers" / "ner_crf_teacher.tar.gz")
+    out = tmp_path / "speed.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), archive, archive,
+                    "--labels", "teacher", "same again", "--data", str(ROOT / "fixtures" / "ner" / "tiny.conll"),
+                    "--threads", "1", "--repeats", "1", "--batch-size", "2", "--json", str(out)], check=True, cwd=ROOT)
+    result = json.loads(out.read_text())
+    assert [r["label"] for r in result["runs"]] == ["teacher", "same again"]
+    assert result["meta"]["repeats"] == 1 and result["meta"]["threads"] == [1]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    result["runs"][1]["sentences_per_second"] = 4 * result["runs"][0]["sentences_per_second"]
+    table = report.speed_markdown(result)
+    assert "| same again |" in table and "| 4.0 |" in table and "| 1.0 |" in table
+
+
+def test_labels_must_match_the_archives():
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "a.tar.gz", "--labels", "x", "y",
+                           "--data", "d"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode != 0 and "2 --labels for 1 archives" in done.stderr
