@@ -442,7 +442,8 @@ def transfer_rows(result: Dict) -> List[Tuple[str, Dict[str, List[float]]]]:
 
 #: the student presets of transfer.py (common.libsonnet), as the tables name them
 STUDENT_NAMES = {"tiny": "the tiny student (random word embeddings)",
-                 "static_subword": "the static-subword student (frozen MiniLM subword table)"}
+                 "static_subword": "the static-subword student (frozen MiniLM subword table)",
+                 "minilm_l2": "the 2-layer MiniLM student (fine-tuned)"}
 
 
 def transfer_markdown(result: Dict) -> str:

@@ -87,7 +87,7 @@ TASKS = {
 }
 # student presets (common.libsonnet): the config of a preset's run is the tiny student's config
 # name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
-STUDENTS = {"tiny": None, "static_subword": "static_subword"}
+STUDENTS = {"tiny": None, "static_subword": "static_subword", "minilm_l2": "minilm_l2"}
 
 
 def preset_config(config: str, student: str) -> str:

@@ -73,23 +73,32 @@ def test_config_trains_with_overridden_data(name, tmp_path):
         assert metrics["training_kd_loss"] > 0
 
 
-PRESETS = [n for n in names() if "_static_subword_" in n]
+PRESETS = [(n, p) for n in names() for p in ("static_subword", "minilm_l2") if f"_{p}_" in n]
 
 
-@pytest.mark.parametrize("name", PRESETS)
-def test_a_student_preset_differs_from_the_tiny_students_config_only_in_the_student(name):
+@pytest.mark.parametrize("name,preset_name", PRESETS)
+def test_a_student_preset_differs_from_the_tiny_students_config_only_in_the_student(name, preset_name):
     """ner_static_subword_struct_kd is ner_struct_kd with another student: the same objective,
-    teacher, data and trainer; the static_subword indexer and embedder instead of word ids."""
-    task, rest = name.split("_static_subword_")
+    teacher, data (and trainer, but for a transformer student's AdamW with warm-up); the preset's
+    indexer and embedder instead of word ids."""
+    task, rest = name.split(f"_{preset_name}_")
     preset = Params.from_file(f"training_configs/{name}.jsonnet").as_dict()
     tiny = Params.from_file(f"training_configs/{task}_{rest}.jsonnet").as_dict()
-    for key in ("train_data_path", "validation_data_path", "test_data_path", "trainer", "data_loader"):
+    for key in ("train_data_path", "validation_data_path", "test_data_path", "data_loader"):
         assert preset[key] == tiny[key], key
     for key in ("type", "teacher", "distillation", "gold_loss"):
         assert preset["model"].get(key) == tiny["model"].get(key), key
-    assert "subwords" in preset["dataset_reader"]["token_indexers"]
-    assert "tokens" not in preset["dataset_reader"]["token_indexers"]
-    assert preset["model"]["text_field_embedder"]["token_embedders"]["subwords"]["type"] == "static_subword"
+    indexers = preset["dataset_reader"]["token_indexers"]
+    embedders = preset["model"]["text_field_embedder"]["token_embedders"]
+    assert "tokens" not in indexers
+    if preset_name == "static_subword":
+        assert preset["trainer"] == tiny["trainer"]
+        assert embedders["subwords"]["type"] == "static_subword" and "subwords" in indexers
+    else:
+        assert preset["trainer"]["optimizer"]["type"] == "huggingface_adamw"
+        assert preset["trainer"]["callbacks"] == tiny["trainer"]["callbacks"]
+        assert preset["trainer"]["num_epochs"] == tiny["trainer"]["num_epochs"]
+        assert embedders["transformer"]["layers"] == 2 and "transformer" in indexers
 
 
 def test_an_unknown_student_preset_is_a_clear_error(tmp_path):

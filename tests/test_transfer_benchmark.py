@@ -184,6 +184,7 @@ def test_a_student_preset_runs_its_own_configs_which_exist():
     for task, spec in transfer.TASKS.items():
         for config in [spec["plain"]] + [c for _, c, _ in spec["objectives"]]:
             assert transfer.preset_config(config, "tiny") == config
-            preset = transfer.preset_config(config, "static_subword")
-            assert preset.startswith(f"{task}_static_subword_")
-            assert (ROOT / "training_configs" / f"{preset}.jsonnet").is_file(), preset
+            for student in ("static_subword", "minilm_l2"):
+                preset = transfer.preset_config(config, student)
+                assert preset.startswith(f"{task}_{student}_")
+                assert (ROOT / "training_configs" / f"{preset}.jsonnet").is_file(), preset

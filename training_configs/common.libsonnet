@@ -153,14 +153,18 @@
   ner_student_dims:: { word_dim: 50, hidden: 32 },
   // Student presets (`student`): 'tiny', the shipped default above (random 50-d words, BiLSTM 32);
   // 'static_subword', the frozen all-MiniLM-L6-v2 subword table + a character CNN and a BiLSTM 64
-  // (the preset configs ner_static_subword_*.jsonnet; 64 units as measured in issue 17, not swept).
+  // (the preset configs ner_static_subword_*.jsonnet; 64 units as measured in issue 17, not swept);
+  // 'minilm_l2', the first 2 of all-MiniLM-L6-v2's 6 layers fine-tuned + a character CNN + CRF
+  // (ner_minilm_l2_*.jsonnet; k = 2 a default, not a measured choice: `layers` takes any k or list).
   ner_static_subword_dims:: { hidden: 64 },
-  students:: ['tiny', 'static_subword'],
+  students:: ['tiny', 'static_subword', 'minilm_l2'],
+  transformer_students:: { minilm_l2: 2 },
   student_preset(student):: if std.member($.students, student) then student
     else error 'unknown student preset ' + student + ' (one of ' + std.join(', ', $.students) + ')',
   ner_student_indexers(student='tiny'):: {
     tiny: $.words,
     static_subword: $.static_subword_indexers(casing='chars'),
+    minilm_l2: $.transformer_indexers(casing='chars'),
   }[$.student_preset(student)],
   ner_student(type='distilled_crf_tagger', distillation=null, student='tiny'):: (
     if student == 'tiny' then (
@@ -177,6 +181,15 @@
         encoder: $.lstm(384 + $.casing_dims.chars, $.ner_static_subword_dims.hidden),
       } else
         $.static_subword_crf_tagger($.ner_static_subword_dims.hidden, casing='chars')
+    ) else if std.objectHas($.transformer_students, student) then (
+      if type == 'distilled_simple_tagger' then {
+        type: 'simple_tagger',
+        label_encoding: 'BIO',
+        calculate_span_f1: true,
+        text_field_embedder: $.transformer_embedder(casing='chars', layers=$.transformer_students[student]),
+        encoder: { type: 'pass_through', input_dim: 384 + $.casing_dims.chars },
+      } else
+        $.transformer_crf_tagger(casing='chars', layers=$.transformer_students[student])
     ) else $.student_preset(student)
   ) + { type: type } + (
     if distillation == null then {} else {
@@ -226,9 +239,15 @@
   },
   // A distilled NER student: the shared student architecture, its word-only inputs, and
   // the given KD objective.
+  // A transformer student (a preset of `transformer_students`) trains with the transformer
+  // trainer (AdamW, warm-up; 32 steps an epoch: the 1,000-sentence sample at batch 32).
   ner_kd(distillation, type='distilled_crf_tagger', epochs=10, student='tiny'):: $.ner_experiment(
     $.ner_student(type, distillation, student), $.ner_student_indexers(student), epochs
-  ),
+  ) + $.student_trainer(student, epochs),
+  student_trainer(student, epochs, metric='+f1-measure-overall')::
+    if std.objectHas($.transformer_students, student) then
+      { trainer: $.transformer_trainer(epochs, steps_per_epoch=32, metric=metric) }
+    else {},
 
   // ================================================================ parsing
   // Everything below is for the dependency parsers (UD CoNLL-U read by allennlp-models'
@@ -259,9 +278,9 @@
   // encoder passes the word vectors through). `distilled_biaffine_parser` without a teacher
   // trains exactly as `biaffine_parser`, with the fast relation scorer.
   transformer_biaffine_parser(hidden=384, name=$.transformer_name, casing='none', pos_dim=32,
-                              arc_dim=384, tag_dim=128, dropout=0.2, input_dropout=0.1):: {
+                              arc_dim=384, tag_dim=128, dropout=0.2, input_dropout=0.1, layers=null):: {
     type: 'distilled_biaffine_parser',
-    text_field_embedder: $.transformer_embedder(name, casing),
+    text_field_embedder: $.transformer_embedder(name, casing, layers=layers),
     pos_tag_embedding: { embedding_dim: pos_dim, vocab_namespace: 'pos' },
     encoder: { type: 'pass_through', input_dim: hidden + $.casing_dims[casing] + pos_dim },
     arc_representation_dim: arc_dim,
@@ -277,6 +296,7 @@
   dep_student_indexers(student='tiny'):: {
     tiny: $.words,
     static_subword: $.static_subword_indexers(casing='none'),
+    minilm_l2: $.transformer_indexers(casing='none'),
   }[$.student_preset(student)],
   dep_student(distillation=null, gold_loss='local', student='tiny'):: (
     if student == 'tiny' then $.biaffine_parser(
@@ -292,6 +312,8 @@
       arc_dim=$.dep_student_dims.arc_dim,
       tag_dim=$.dep_student_dims.tag_dim,
     ) + { text_field_embedder: $.static_subword_embedder(casing='none') }
+    else if std.objectHas($.transformer_students, student) then
+      $.transformer_biaffine_parser(layers=$.transformer_students[student])
     else $.student_preset(student)
   ) + { type: 'distilled_biaffine_parser', gold_loss: gold_loss } + (
     if distillation == null then {} else {
@@ -356,5 +378,5 @@
   // POS tags), and the given KD objective.
   dep_kd(distillation, gold_loss='local', epochs=20, student='tiny'):: $.dep_experiment(
     $.dep_student(distillation, gold_loss, student), $.dep_student_indexers(student), epochs
-  ),
+  ) + $.student_trainer(student, epochs, metric='+LAS'),
 }
