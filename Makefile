@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-transfer bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
+.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -63,6 +63,13 @@ bench-transfer: bench-install
 	$(PY) benchmarks/transfer.py ner --regime $(REGIME) $(BENCH_ARGS)
 	$(PY) benchmarks/transfer.py dep --regime $(REGIME) $(BENCH_ARGS)
 
+# The same suites with a student preset (STUDENT=static_subword|minilm_l2), reusing the teachers
+# and stores of bench-transfer: benchmarks/results/transfer_{low,full}_{ner,dep}_$(STUDENT).*
+STUDENT ?= static_subword
+bench-transfer-student: bench-install
+	$(PY) benchmarks/transfer.py ner --regime $(REGIME) --student $(STUDENT) --reuse $(BENCH_ARGS)
+	$(PY) benchmarks/transfer.py dep --regime $(REGIME) --student $(STUDENT) --reuse $(BENCH_ARGS)
+
 # Choosing the NER KD defaults on dev (needs the teacher: make bench-ner BENCH_ARGS=--only-teacher)
 # and the casing input of the transformer teacher: benchmarks/results/ner_{sweep,teacher_casing}.*
 bench-ner-sweep: bench-install
@@ -70,6 +77,11 @@ bench-ner-sweep: bench-install
 
 bench-ner-casing: bench-install
 	$(PY) benchmarks/teacher_casing.py $(BENCH_ARGS)
+
+# The static-subword student's table frozen or trainable, projected or not, chosen on dev
+# (benchmarks/results/static_subword_options.*)
+bench-static-options: bench-install
+	$(PY) benchmarks/static_subword_options.py $(BENCH_ARGS)
 
 # What sub-structure KD should match for parsers, and how many teacher heads the relation terms
 # need: a dev sweep on the shipped sample with make demo's parser teacher

@@ -362,7 +362,8 @@ def static_options_markdown(result: Dict) -> str:
     return ("### The static-subword student's table: frozen or trainable, projected or not\n\n" + "\n".join(lines)
             + "\n\n" f"`ner_static_subword_baseline` (no KD) trained on the shipped 1,000-sentence UNER-EWT sample, "
             f"{meta['epochs']} epochs, seed 13 (one seed), {meta['threads']} thread(s), one run at a time; dev = the "
-            f"full EWT dev set (the choice), test = the full EWT test set at the best dev epoch. Machine: "
+            f"full EWT dev set (the choice), test = the full EWT test set at the best dev epoch; s/epoch is a cost "
+            f"beside whatever else ran, not a timing. Machine: "
             f"{meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}, "
             f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
 
@@ -624,6 +625,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
+    "static-subword-options": ("static_subword_options.json", lambda result: _body(static_options_markdown(result))),
     "transfer-low-ner-static-subword": ("transfer_low_ner_static_subword.json",
                                         lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-static-subword-headline": ("transfer_low_ner_static_subword.json", transfer_headline),
