@@ -566,7 +566,10 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "ner_agreement": lambda result: agreement_markdown("ner", result),
     "dep_agreement": lambda result: agreement_markdown("dep", result),
     "ner_teacher_casing": casing_markdown,
-    **{f"transfer_{regime}_{task}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")},
+    "static_subword_options": static_options_markdown,
+    # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
+    **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
+       for student in ("", *(f"_{name}" for name in STUDENT_NAMES if name != "tiny"))},
 }
 
 
@@ -629,6 +632,8 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-ner-static-subword": ("transfer_low_ner_static_subword.json",
                                         lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-static-subword-headline": ("transfer_low_ner_static_subword.json", transfer_headline),
+    "transfer-low-dep-static-subword": ("transfer_low_dep_static_subword.json",
+                                        lambda result: _body(transfer_markdown(result))),
 }
 
 # the Markdown files whose marked blocks `readme` rewrites (relative to the repository root)

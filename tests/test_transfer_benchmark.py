@@ -188,3 +188,11 @@ def test_a_student_preset_runs_its_own_configs_which_exist():
                 preset = transfer.preset_config(config, student)
                 assert preset.startswith(f"{task}_{student}_")
                 assert (ROOT / "training_configs" / f"{preset}.jsonnet").is_file(), preset
+
+
+def test_every_student_presets_results_file_has_a_renderer():
+    for student in transfer.STUDENTS:
+        suffix = "" if student == "tiny" else f"_{student}"
+        for regime in transfer.REGIMES:
+            for task in transfer.TASKS:
+                assert f"transfer_{regime}_{task}{suffix}" in report.FILE_RENDERERS
