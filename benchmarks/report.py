@@ -331,8 +331,9 @@ def speed_markdown(result: Dict) -> str:
     by = {(r["label"], r["threads"]): r for r in runs}
     labels = list(dict.fromkeys(r["label"] for r in runs))
     base = labels[0]
+    short = base.split(" (")[0]
     header = ["model", "parameters"] + [f"sentences/s ({t} thr)" for t in threads] + \
-        [f"× {base} ({t} thr)" for t in threads]
+        [f"× {short} ({t} thr)" for t in threads]
     lines = []
     for label in labels:
         row = [label, f"{by[(label, threads[0])]['parameters'] / 1e6:.2f} M"]
@@ -632,6 +633,8 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-ner-static-subword": ("transfer_low_ner_static_subword.json",
                                         lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-static-subword-headline": ("transfer_low_ner_static_subword.json", transfer_headline),
+    "speed-low-ner": ("speed_low_ner.json", speed_markdown),
+    "speed-low-dep": ("speed_low_dep.json", speed_markdown),
     "transfer-low-dep-static-subword": ("transfer_low_dep_static_subword.json",
                                         lambda result: _body(transfer_markdown(result))),
 }

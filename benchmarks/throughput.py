@@ -18,6 +18,7 @@ nothing else may run beside it.
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -104,7 +105,7 @@ def main() -> None:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from run import git_commit, machine
 
-        meta = {"command": " ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]), "data": args.data,
+        meta = {"command": shlex.join(["python", "benchmarks/throughput.py", *sys.argv[1:]]), "data": args.data,
                 "batch_size": args.batch_size, "repeats": args.repeats, "threads": args.threads,
                 "wall_seconds": time.perf_counter() - started, "machine": machine(), "git_commit": git_commit(),
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
