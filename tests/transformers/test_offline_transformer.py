@@ -277,3 +277,22 @@ def test_a_sentence_longer_than_the_transformer_and_words_without_word_pieces(of
         output = predictor.predict_json({"tokens": words})
         assert len(output["tags"]) == len(words) == len(output["words"])
         assert output["words"] == words
+
+
+@pytest.mark.parametrize("same_transformer", [True, False])
+def test_a_student_with_another_transformer_under_the_teachers_indexer_name_is_reindexed(tmp_path, same_transformer):
+    """Teacher and student both read `transformer` (+ `casing`): names, output keys and
+    vocabularies agree (a transformer's word pieces have no vocabulary namespace to compare), so
+    only the values tell whether the student's ids mean the same to the teacher. The first
+    batch is checked against the teacher's own indexing: another tokenizer is re-indexed."""
+    teacher_bert = build_tiny_bert(tmp_path / "teacher_bert", conll_words(TINY))
+    # one more word, sorted first: every later word piece id shifts by one
+    student_bert = teacher_bert if same_transformer else \
+        build_tiny_bert(tmp_path / "student_bert", ["0000"] + conll_words(TINY))
+    params = transformer_tagger_params(str(teacher_bert))
+    params["model"]["type"] = "crf_tagger"
+    train_model(params, str(tmp_path / "teacher"))
+    student = transformer_tagger_params(str(student_bert), distillation={"type": "structural", "alpha": 0.5},
+                                        teacher=str(tmp_path / "teacher" / "model.tar.gz"))
+    model = train_model(student, str(tmp_path / "student"))
+    assert model.teacher._reuse_verified and model.teacher._reuse is same_transformer

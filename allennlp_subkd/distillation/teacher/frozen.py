@@ -48,9 +48,10 @@ class FrozenTeacher:
     reindex_inputs : `bool`, optional (default = `None`)
         `None` (auto): reuse the student's input tensors when the teacher's token indexers
         have the same names and output keys as the student's and every token namespace of
-        the teacher's vocabulary maps tokens to the same indices as the student's; rebuild
-        them from `metadata["words"]` otherwise. `True` always rebuilds, `False` always
-        reuses.
+        the teacher's vocabulary maps tokens to the same indices as the student's, and the
+        first batch's tensors equal the teacher's own indexing of its words (another
+        transformer under the same indexer name has no vocabulary to compare); rebuild them
+        from `metadata["words"]` otherwise. `True` always rebuilds, `False` always reuses.
     cache_mb, cache_dtype : see `TeacherCache` (the in-memory cache; `cache_mb = 0` turns
         both caches off).
     cache_dir : `str`, optional (default = `None`)
@@ -83,6 +84,7 @@ class FrozenTeacher:
         self._token_indexers: Optional[Dict[str, TokenIndexer]] = None
         self._dataset_reader: Optional[DatasetReader] = None
         self._reuse: Optional[bool] = None
+        self._reuse_verified = False
         self._label_maps: Dict[Tuple[str, str], torch.Tensor] = {}
         self.cache = TeacherCache(cache_mb, cache_dtype)
         check_store(cache_store)
@@ -316,6 +318,21 @@ class FrozenTeacher:
         """
         tokens = student_inputs[text_field]
         if self._can_reuse(tokens, student_vocab):  # type: ignore[arg-type]
+            if self.reindex_inputs is None and not self._reuse_verified and words is not None:
+                # same names, same vocabularies: check once, on this batch, that the student's
+                # tensors are what the teacher's own indexers make of the words (another
+                # transformer under the same indexer name has no vocabulary to compare)
+                self._reuse_verified = True
+                own = self._indexed(words, device, label_inputs, text_field)
+                if not _same_tensors(own[text_field], tokens):
+                    self._reuse = False
+                    logger.warning(
+                        "Teacher inputs: the %s's tensors have the teacher's names but not its "
+                        "indexing of the same words (another transformer or tokenizer under the "
+                        "same indexer name?): re-indexing every batch from the words",
+                        self.student_name,
+                    )
+                    return own
             return student_inputs
         return self.rebuild_inputs(words, device, label_inputs, text_field)
 
@@ -328,6 +345,15 @@ class FrozenTeacher:
     ) -> Dict[str, object]:
         """The teacher's forward arguments built from the words alone (and `label_inputs`, see
         `inputs`) with its own token indexers and vocabulary, whatever the student reads."""
+        return self._indexed(words, device, label_inputs, text_field)
+
+    def _indexed(
+        self,
+        words: Optional[Sequence[Sequence[str]]],
+        device: torch.device,
+        label_inputs: Optional[Dict[str, Tuple[str, Sequence[Sequence[str]]]]] = None,
+        text_field: str = "tokens",
+    ) -> Dict[str, object]:
         if words is None:
             raise ConfigurationError(
                 f"the teacher's inputs must be rebuilt from the words, but the "
@@ -346,6 +372,30 @@ class FrozenTeacher:
         batch = Batch(instances)
         batch.index_instances(self.vocab)
         return util.move_to_device(batch.as_tensor_dict(), device)
+
+
+def _same_tensors(own: Dict[str, Dict[str, torch.Tensor]], given: Dict[str, Dict[str, torch.Tensor]]) -> bool:
+    """Whether `given` (the student's `TextFieldTensors` for some rows of its batch, padded to the
+    whole batch) holds what `own` (the teacher's indexing of those rows' words, padded to them)
+    does: the same keys, and each tensor equal to `own` where `own` has values and zero beyond."""
+    if set(own) != set(given):
+        return False
+    for name in own:
+        if set(own[name]) != set(given[name]):
+            return False
+        for key, tensor in own[name].items():
+            other = given[name][key].to(tensor.device)
+            if other.dim() != tensor.dim() or any(o < t for o, t in zip(other.shape, tensor.shape)):
+                return False
+            inside = other[tuple(slice(0, size) for size in tensor.shape)]
+            if not torch.equal(inside, tensor.to(other.dtype)):
+                return False
+            if other.numel() != inside.numel():
+                rest = other.clone()
+                rest[tuple(slice(0, size) for size in tensor.shape)] = 0
+                if rest.any():
+                    return False
+    return True
 
 
 def _is_label_namespace(namespace: str) -> bool:
