@@ -1,23 +1,17 @@
 """The results tables of the documentation are rendered from the committed JSON, never typed:
 `benchmarks/report.py` renders a table from a (synthetic) result, and every marked block of
 README.md, benchmarks/README.md and docs/ is exactly what it renders from `benchmarks/results/`."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.benchmark_modules import load
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_report():
-    spec = importlib.util.spec_from_file_location("benchmarks_report", ROOT / "benchmarks" / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-report = _load_report()
+report = load("report")
 
 
 def _run(method, seed, f1, seconds, ratio, cache=True, **extra):

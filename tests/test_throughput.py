@@ -1,22 +1,18 @@
 """`benchmarks/throughput.py`: each archive timed in its own process, the median of `--repeats`
 passes over the file counted, every pass kept."""
-import importlib.util
+import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
+
+from tests.benchmark_modules import load
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _throughput():
-    spec = importlib.util.spec_from_file_location("benchmarks_throughput", ROOT / "benchmarks" / "throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_throughput_counts_the_median_of_its_passes():
-    throughput = _throughput()
+    throughput = load("throughput")
     archive = str(ROOT / "fixtures" / "teachers" / "ner_crf_teacher.tar.gz")
     [result] = throughput.run([archive], str(ROOT / "fixtures" / "ner" / "tiny.conll"), [1], batch_size=2, repeats=3)
     assert result["threads"] == 1 and len(result["pass_seconds"]) == 3
@@ -26,9 +22,6 @@ def test_throughput_counts_the_median_of_its_passes():
 
 
 def test_the_json_names_each_archive_and_renders_speed_over_the_first(tmp_path):
-    import json
-    import subprocess
-
     archive = str(ROOT / "fixtures" / "teachers" / "ner_crf_teacher.tar.gz")
     out = tmp_path / "speed.json"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), archive, archive,
@@ -37,19 +30,13 @@ def test_the_json_names_each_archive_and_renders_speed_over_the_first(tmp_path):
     result = json.loads(out.read_text())
     assert [r["label"] for r in result["runs"]] == ["teacher", "same again"]
     assert result["meta"]["repeats"] == 1 and result["meta"]["threads"] == [1]
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import report
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    report = load("report")
     result["runs"][1]["sentences_per_second"] = 4 * result["runs"][0]["sentences_per_second"]
     table = report.speed_markdown(result)
     assert "| same again |" in table and "| 4.0 |" in table and "| 1.0 |" in table
 
 
 def test_labels_must_match_the_archives():
-    import subprocess
-
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "a.tar.gz", "--labels", "x", "y",
                            "--data", "d"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode != 0 and "2 --labels for 1 archives" in done.stderr

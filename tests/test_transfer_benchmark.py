@@ -1,30 +1,19 @@
 """`benchmarks/transfer.py`: the transfer sets it cuts carry no gold label and none of the labeled
 sentences, `--reuse` never retrains a finished run, and the table and curve are computed from the
 runs (gap closed, out-of-domain column, means over seeds)."""
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.benchmark_modules import load
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(name):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-
-
-transfer = _load("transfer")
-report = _load("report")
+transfer = load("transfer")
+report = load("report")
 
 
 def _fake_data_dir(tmp_path: Path) -> Path:
