@@ -87,14 +87,14 @@ TASKS = {
 }
 # student presets (common.libsonnet): the config of a preset's run is the tiny student's config
 # name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
-STUDENTS = {"tiny": None, "static_subword": "static_subword", "minilm_l2": "minilm_l2"}
+STUDENTS = ("tiny", "static_subword", "minilm_l2")
 
 
 def preset_config(config: str, student: str) -> str:
-    if STUDENTS[student] is None:
+    if student == "tiny":
         return config
     task, rest = config.split("_", 1)
-    return f"{task}_{STUDENTS[student]}_{rest}"
+    return f"{task}_{student}_{rest}"
 
 
 REGIMES = {
@@ -292,7 +292,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads of the teacher's training and fill")
     parser.add_argument("--teacher-epochs", type=int, default=None)
     parser.add_argument("--student-epochs", type=int, default=None)
-    parser.add_argument("--student", choices=list(STUDENTS), default="tiny",
+    parser.add_argument("--student", choices=STUDENTS, default="tiny",
                         help="the student preset (common.libsonnet): its runs go to their own folder and results file, "
                              "the teacher and its store are shared")
     parser.add_argument("--teacher", default=None,
