@@ -9,9 +9,14 @@
 | tiny_simple_teacher | simple_tagger | words | fixtures/ner/tiny.conll | tests (inputs reused as they are) |
 | tiny_crf_teacher_reordered | crf_tagger | words | tiny_reordered.conll | tests (labels in another order) |
 | tiny_crf_teacher_misc | crf_tagger | words | tiny_misc.conll | tests (a label set with MISC) |
+| ner_span_teacher | biaffine_span_tagger | words + chars | the NER sample | span-teacher configs' default teacher, tests |
+| tiny_span_teacher | biaffine_span_tagger | words | fixtures/ner/tiny.conll | tests (scenario 4, inputs reused) |
+| tiny_span_teacher_misc | biaffine_span_tagger | words | tiny_misc.conll | tests (a label set with MISC) |
 | dep_teacher | biaffine_parser | words + chars + POS | the UD sample | parsing configs' default teacher, tagger tests (wrong task) |
 | tiny_dep_teacher | biaffine_parser | words + chars + POS | fixtures/dep/tiny_teacher.conllu | parser tests (other embedder and vocabulary) |
 | tiny_dep_teacher_extra_label | biaffine_parser | words + POS | tiny_extra_label.conllu | parser tests (an extra relation, dep) |
+| dep_second_order_teacher | second_order_biaffine_parser | words + chars + POS | the UD sample | second-order configs' default teacher |
+| tiny_second_order_teacher | second_order_biaffine_parser | words + chars + POS | fixtures/dep/tiny_teacher.conllu | tests (case 2b, MFVI teacher) |
 
 Only some: ``python scripts/make_fixture_teachers.py dep_teacher tiny_dep_teacher``.
 """
@@ -30,6 +35,9 @@ TEACHERS = {
     "tiny_simple_teacher": ("simple_tagger", "words", "fixtures/ner/tiny.conll", 2),
     "tiny_crf_teacher_reordered": ("crf_tagger", "words", "fixtures/ner/tiny_reordered.conll", 2),
     "tiny_crf_teacher_misc": ("crf_tagger", "words", "fixtures/ner/tiny_misc.conll", 2),
+    "ner_span_teacher": ("biaffine_span_tagger", "words_and_chars", "fixtures/data/uner_ewt/train.conll", 3),
+    "tiny_span_teacher": ("biaffine_span_tagger", "words", "fixtures/ner/tiny.conll", 2),
+    "tiny_span_teacher_misc": ("biaffine_span_tagger", "words", "fixtures/ner/tiny_misc.conll", 2),
 }
 TAGGER_CONFIG = "fixtures/configs/tiny_teacher.jsonnet"
 
@@ -38,6 +46,8 @@ PARSER_TEACHERS = {
     "dep_teacher": ("biaffine_parser", "words_and_chars", "fixtures/data/ud_ewt/train.conllu", 3),
     "tiny_dep_teacher": ("biaffine_parser", "words_and_chars", "fixtures/dep/tiny_teacher.conllu", 3),
     "tiny_dep_teacher_extra_label": ("biaffine_parser", "words", "fixtures/dep/tiny_extra_label.conllu", 1),
+    "dep_second_order_teacher": ("second_order_biaffine_parser", "words_and_chars", "fixtures/data/ud_ewt/train.conllu", 3),
+    "tiny_second_order_teacher": ("second_order_biaffine_parser", "words_and_chars", "fixtures/dep/tiny_teacher.conllu", 3),
 }
 PARSER_CONFIG = "fixtures/configs/tiny_dep_teacher.jsonnet"
 

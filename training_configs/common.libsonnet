@@ -19,7 +19,11 @@
   // teachers trained on the sample by scripts/make_fixture_teachers.py (make demo trains a
   // proper one and passes it with -o).
   ner_teacher_archive:: 'fixtures/teachers/ner_crf_teacher.tar.gz',
+  // a span-based NER teacher (biaffine_span_tagger) for Wang et al.'s scenario 4 (ner_span_*_kd)
+  ner_span_teacher_archive:: 'fixtures/teachers/ner_span_teacher.tar.gz',
   dep_teacher_archive:: 'fixtures/teachers/dep_teacher.tar.gz',
+  // a second-order (sibling, MFVI) parser teacher for Wang et al.'s case 2b (dep_second_order_*_kd)
+  dep_second_order_teacher_archive:: 'fixtures/teachers/dep_second_order_teacher.tar.gz',
 
   // ---------------------------------------------------------------- inputs
   words:: { tokens: { type: 'single_id' } },
@@ -149,6 +153,29 @@
     text_field_embedder: $.embedder(word_dim, char_dim, char_filters),
     encoder: $.lstm(word_dim + char_filters, hidden, layers),
   },
+  // A span-based NER model (Yu et al. 2020; `biaffine_span_tagger`): every span of at most
+  // `max_span_length` words scored for every entity label and "no entity" by a biaffine product,
+  // decoded exactly into non-overlapping spans. Reads and writes BIO tags like the taggers.
+  span_tagger(word_dim, hidden, layers=1, char_dim=0, char_filters=0, span_dim=150, max_span_length=16, dropout=0.2):: {
+    type: 'biaffine_span_tagger',
+    label_encoding: 'BIO',
+    max_span_length: max_span_length,
+    span_dim: span_dim,
+    dropout: dropout,
+    text_field_embedder: $.embedder(word_dim, char_dim, char_filters),
+    encoder: $.lstm(word_dim + char_filters, hidden, layers, if layers > 1 then dropout else 0.0),
+  },
+  // The same over a fine-tuned transformer (+ casing), the encoder passing the word vectors through.
+  transformer_span_tagger(hidden=384, name=$.transformer_name, casing='chars', span_dim=150, max_span_length=16,
+                          dropout=0.1, layers=null):: {
+    type: 'biaffine_span_tagger',
+    label_encoding: 'BIO',
+    max_span_length: max_span_length,
+    span_dim: span_dim,
+    dropout: dropout,
+    text_field_embedder: $.transformer_embedder(name, casing, layers=layers),
+    encoder: { type: 'pass_through', input_dim: hidden + $.casing_dims[casing] },
+  },
   // The one student architecture every NER config shares (plain and distilled).
   ner_student_dims:: { word_dim: 50, hidden: 32 },
   // Student presets (`student`): 'tiny', the shipped default above (random 50-d words, BiLSTM 32);
@@ -197,6 +224,13 @@
       distillation: distillation,
     }
   ),
+
+  // A tagger student of a span teacher (Wang et al.'s scenario 4): the student of `ner_kd`, taught
+  // through the "span_ner" adapter (the exact tag marginals of the teacher's distribution over
+  // non-overlapping spans).
+  ner_span_kd(distillation, type='distilled_crf_tagger', epochs=10, student='tiny'):: $.ner_kd(distillation, type, epochs, student) + {
+    model+: { teacher: { archive: $.ner_span_teacher_archive, adapter: { type: 'span_ner' } } },
+  },
 
   // The KD objectives of the NER configs, one place for the tiny student's configs
   // (ner_struct_kd, ...) and the presets' (ner_static_subword_struct_kd, ...); each config's

@@ -3,3 +3,5 @@ from allennlp_subkd.models.distilled_crf_tagger import DistilledCrfTagger
 from allennlp_subkd.models.distilled_simple_tagger import DistilledSimpleTagger
 from allennlp_subkd.models.distilled_biaffine_parser import DistilledBiaffineParser
 from allennlp_subkd.models.distilled_dependency_tagger import DistilledDependencyTagger
+from allennlp_subkd.models.biaffine_span_tagger import BiaffineSpanTagger
+from allennlp_subkd.models.second_order_biaffine_parser import SecondOrderBiaffineParser

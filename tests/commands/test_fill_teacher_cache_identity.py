@@ -26,6 +26,16 @@ def test_tagger_adapter(config, teacher, tmp_path):
     check(config, NER, {"archive": f"{TEACHERS}/{teacher}.tar.gz"}, {"type": "posterior"}, tmp_path)
 
 
+@pytest.mark.parametrize("config, teacher", [
+    (NER_STUDENT, "tiny_span_teacher"),  # the student's own tensors
+    (NER_SOFTMAX, "ner_span_teacher"),  # re-indexed inputs
+])
+def test_span_ner_adapter(config, teacher, tmp_path):
+    """A span teacher's entries: the fill picks the "span_ner" adapter by the archive's model."""
+    check(config, NER, {"archive": f"{TEACHERS}/{teacher}.tar.gz", "adapter": {"type": "span_ner"}},
+          {"type": "structural"}, tmp_path)
+
+
 @pytest.mark.parametrize("distillation, relation_heads", [
     ({"type": "structural"}, 2),  # relation scores at the teacher's 2 best heads
     ({"type": "sub_structure"}, 1),  # one head asked, the shared two-head entries written

@@ -28,10 +28,19 @@ class TaggerDistillation(DistillationObjective):
     scores_type = TaggerScores
     needs_crf_teacher = False
     needs_crf_student = False
+    #: whether the objective compares the teacher's scores themselves (not its distribution),
+    #: which a span teacher (`TaggerScores.segments`) does not have for the student's sub-structures
+    compares_scores = False
 
     def check(self, student: TaggerScores, teacher: TaggerScores) -> None:
         """Raise a `ConfigurationError` when this objective cannot compare these models."""
         name = type(self).__name__
+        if self.compares_scores and teacher.segments is not None:
+            raise ConfigurationError(
+                f"{name} compares the teacher's scores of the student's sub-structures; a span "
+                "teacher ('span_ner' adapter) scores spans, not tokens or label bigrams: use "
+                "structural, posterior or token"
+            )
         if self.needs_crf_teacher and not teacher.is_crf:
             raise ConfigurationError(f"{name} needs a CRF teacher; the teacher is a softmax tagger")
         if self.needs_crf_student and not student.is_crf:
@@ -58,8 +67,10 @@ class TaggerDistillation(DistillationObjective):
 
 
 def token_marginals(scores: TaggerScores, mask: torch.BoolTensor) -> torch.Tensor:
-    """`[batch, time, labels]` P(y_t = y): forward-backward for a CRF, softmax otherwise
-    (zero at padding)."""
+    """`[batch, time, labels]` P(y_t = y): forward-backward for a CRF, forward-backward over
+    segments for a span teacher, softmax otherwise (zero at padding)."""
+    if scores.segments is not None:
+        return scores.segments.marginals(mask)[0]
     if scores.is_crf:
         return linear_chain.marginals(
             scores.emissions, scores.transitions, mask, scores.start, scores.end
@@ -72,7 +83,10 @@ def sub_structure_marginals(
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Marginals of the sub-structures a CRF student factorises over:
     `unary [batch, time, labels]` and `pairwise [batch, time-1, labels, labels]`.
-    For a softmax model (Wang et al. case 3) `pairwise[t-1, i, j] = p_{t-1}(i) * p_t(j)`."""
+    For a softmax model (Wang et al. case 3) `pairwise[t-1, i, j] = p_{t-1}(i) * p_t(j)`; for a
+    span teacher (scenario 4) the exact tag-bigram marginals of its segment distribution."""
+    if scores.segments is not None:
+        return scores.segments.marginals(mask)
     if scores.is_crf:
         _, unary, pairwise = linear_chain.marginals(
             scores.emissions, scores.transitions, mask, scores.start, scores.end
@@ -173,6 +187,7 @@ class SubStructureTaggerDistillation(TaggerDistillation):
     """
 
     uses_temperature = False
+    compares_scores = True
     REDUCTIONS = ("mean", "token_mean", "sum")
 
     def __init__(
@@ -273,6 +288,9 @@ class StructuralTaggerDistillation(TaggerDistillation):
 
     - CRF teacher (their case 1a): forward-backward marginals;
     - softmax teacher (their case 3): `q(y_{t-1}=i, y_t=j) = p_{t-1}(i) p_t(j)`;
+    - span teacher (their scenario 4, the `"span_ner"` adapter): the exact tag and tag-bigram
+      marginals of its distribution over non-overlapping labelled spans (forward-backward over
+      segments, `allennlp_subkd.structures.segments`);
     - softmax student: the student's sub-structures are single tokens and the term is
       `T² Σ_t CE(q_t, softmax(e_s[t] / T))` with q_t the teacher's token marginals — still
       the exact sequence-level cross-entropy, because the student factorises per token.
@@ -389,6 +407,8 @@ class TopKTaggerDistillation(TaggerDistillation):
 
     #: the k best labellings of a mixture of CRFs have no dynamic programme
     supports_ensembles = False
+    #: (a span teacher's k best segmentations are not computed)
+    compares_scores = True
 
     def __init__(self, k: int = 3, weighting: str = "teacher", **kwargs) -> None:
         super().__init__(**kwargs)
