@@ -17,6 +17,7 @@ arcs* of a sentence: d a real word, h ROOT or a real word, h != d (`valid_arcs`)
 head distribution is `softmax_h(arcs[d, h])` over those heads; padding, the ROOT row and
 self-loops never contribute, whatever the scores there are.
 """
+import logging
 from typing import Optional
 
 import torch
@@ -32,6 +33,8 @@ from allennlp_subkd.structures.arcs import (
     tree_distribution,
     valid_arcs,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class ParserDistillation(DistillationObjective):
@@ -357,6 +360,26 @@ class LocalParserDistillation(ParserDistillation):
         return (head_term + label_term) * temp ** 2
 
 
+def teacher_arc_marginals(teacher: ParserScores, temperature: float, tree: str, warn: bool = True) -> torch.Tensor:
+    """`[B, n+1, n+1]` the teacher's arc marginals μ_t(d, h) at temperature T, 0 at invalid arcs:
+    its tree CRF's (`tree`: matrix-tree or Eisner), or, for a teacher whose arcs are the logits of
+    its own head marginals (`marginal_arcs`, a second-order parser's MFVI posteriors), the per-word
+    softmax of `arcs / T` — exact marginals of a second-order tree model are intractable, so that
+    teacher's structural KD uses its MFVI approximation (with a warning naming what `tree` still
+    means: the student's tree distribution; callers pass `warn` once)."""
+    valid = valid_arcs(teacher.mask)
+    if teacher.marginal_arcs:
+        if warn:
+            logger.warning(
+                "the teacher is a second-order parser: its arc marginals are its MFVI "
+                "approximation (exact second-order tree marginals are intractable), not %s "
+                "tree marginals; tree=%r applies to the student's tree distribution only", tree, tree)
+        marginals = head_log_probs(teacher.arcs / temperature, valid).exp()
+    else:
+        _, marginals = tree_distribution(teacher.arcs / temperature, teacher.mask, tree)
+    return torch.where(valid, marginals, torch.zeros_like(marginals))
+
+
 @ParserDistillation.register("structural")
 class StructuralParserDistillation(ParserDistillation):
     """
@@ -374,7 +397,10 @@ class StructuralParserDistillation(ParserDistillation):
     `allennlp_subkd.structures.tree` (`matrix_tree` for `tree="nonprojective"`, `eisner` for
     `"projective"`). The relation term is the KL (the cross-entropy minus the teacher's
     relation entropy, a constant: same gradient) of the per-arc relation distributions the
-    biaffine parser factorises the labelled tree into. The parser student is locally
+    biaffine parser factorises the labelled tree into. The first line depends on the teacher only
+    through μ_t, so it is the exact cross-entropy for *any* teacher distribution with those arc
+    marginals: a second-order teacher (`second_order_biaffine_parser`, Wang et al.'s case 2b
+    setting) gives its MFVI approximation of them (`teacher_arc_marginals`). The parser student is locally
     normalised by default; `gold_loss: "tree"` on the model trains it as the globally
     normalised tree CRF this factorisation assumes.
 
@@ -400,6 +426,7 @@ class StructuralParserDistillation(ParserDistillation):
         super().__init__(**kwargs)
         self.tree = check_tree_type(tree, "structural tree")
         self.relation_heads = check_relation_heads(relation_heads, "structural relation_heads")
+        self._warned = False  # about a second-order teacher's MFVI marginals
 
     def __call__(self, student, teacher):
         check_label_pairs(student, teacher)
@@ -407,8 +434,8 @@ class StructuralParserDistillation(ParserDistillation):
         mask = student.mask
         valid = valid_arcs(mask)
         with torch.no_grad():
-            _, marginals = tree_distribution(teacher.arcs / temp, mask, self.tree)
-            marginals = torch.where(valid, marginals, torch.zeros_like(marginals))
+            marginals = teacher_arc_marginals(teacher, temp, self.tree, warn=not self._warned)
+            self._warned = self._warned or teacher.marginal_arcs
         log_z, _ = tree_distribution(student.arcs / temp, mask, self.tree)
         arcs = torch.where(valid, student.arcs, torch.zeros_like(student.arcs))
         expected = (marginals * arcs).sum((1, 2)) / temp

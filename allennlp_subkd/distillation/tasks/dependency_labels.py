@@ -32,7 +32,7 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import Vocabulary
 
 from allennlp_subkd.data.dependency_encoding import arc_codes, is_encoded_label, split_label
-from allennlp_subkd.distillation.objectives.parsing import check_relation_heads
+from allennlp_subkd.distillation.objectives.parsing import check_relation_heads, teacher_arc_marginals
 from allennlp_subkd.distillation.objectives.scores import ParserScores, TaggerScores
 from allennlp_subkd.distillation.request import TeacherRequest
 from allennlp_subkd.distillation.tasks.parser import (
@@ -42,7 +42,7 @@ from allennlp_subkd.distillation.tasks.parser import (
 )
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
 from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
-from allennlp_subkd.structures.arcs import TREES, head_log_probs, tree_distribution, valid_arcs
+from allennlp_subkd.structures.arcs import TREES, head_log_probs, valid_arcs
 
 
 @TeacherAdapter.register("dependency_labels")
@@ -82,6 +82,7 @@ class DependencyLabelsTeacherAdapter(ParserTeacherAdapter):
         self._tables: Dict[Tuple[int, str], Tuple[Dict[str, int], torch.Tensor]] = {}
         #: per word of the last batch, the teacher's mass the student's labels cannot hold
         self.excluded_mass: Optional[torch.Tensor] = None
+        self._warned = False  # about a second-order teacher's MFVI marginals
 
     def check_student(self, vocab: Vocabulary, label_namespace: str, student_name: str) -> None:
         labels = vocab.get_token_to_index_vocabulary(label_namespace)
@@ -136,8 +137,10 @@ class DependencyLabelsTeacherAdapter(ParserTeacherAdapter):
         codes, table = self._table(teacher, batch)
         num_labels = batch.vocab.get_vocab_size(batch.label_namespace)
         q, self.excluded_mass = label_marginals(
-            scores, [m["pos"] for m in batch.metadata], codes, table, num_labels, self.tree
+            scores, [m["pos"] for m in batch.metadata], codes, table, num_labels, self.tree,
+            warn=not self._warned,
         )
+        self._warned = self._warned or scores.marginal_arcs
         # a word none of whose teacher mass the student can hold gets a uniform target
         total = q.sum(-1, keepdim=True)
         q = torch.where(total > 0, q / total.clamp(min=1e-30), torch.full_like(q, 1.0 / num_labels))
@@ -145,15 +148,14 @@ class DependencyLabelsTeacherAdapter(ParserTeacherAdapter):
         return TaggerScores(log_q, mask=mask)
 
 
-def arc_marginals(scores: ParserScores, tree: str) -> torch.Tensor:
+def arc_marginals(scores: ParserScores, tree: str, warn: bool = True) -> torch.Tensor:
     """`[B, n+1, n+1]` μ(h → d) of a parser's distribution over heads (`tree`: a tree CRF's
-    marginals, or `"local"`: its per-word head softmax), 0 at invalid arcs."""
-    valid = valid_arcs(scores.mask)
+    marginals, or `"local"`: its per-word head softmax; a second-order teacher's MFVI marginals
+    whatever `tree`, with a warning unless `"local"`), 0 at invalid arcs."""
     if tree == "local":
-        marginals = head_log_probs(scores.arcs, valid).exp()
-    else:
-        _, marginals = tree_distribution(scores.arcs, scores.mask, tree)
-    return torch.where(valid, marginals, torch.zeros_like(marginals))
+        valid = valid_arcs(scores.mask)
+        return torch.where(valid, head_log_probs(scores.arcs, valid).exp(), torch.zeros_like(scores.arcs))
+    return teacher_arc_marginals(scores, 1.0, tree, warn)  # a second-order teacher: its MFVI marginals
 
 
 def label_marginals(
@@ -163,6 +165,7 @@ def label_marginals(
     table: torch.LongTensor,
     num_labels: int,
     tree: str,
+    warn: bool = True,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """
     The teacher's marginals of the student's dependency labels, before renormalisation.
@@ -180,7 +183,7 @@ def label_marginals(
     mask = scores.mask
     size, length = mask.shape
     heads = _pairs(scores)  # [B, n+1, k]
-    mass = arc_marginals(scores, tree).gather(-1, heads).unsqueeze(-1) * scores.labels.softmax(-1)
+    mass = arc_marginals(scores, tree, warn).gather(-1, heads).unsqueeze(-1) * scores.labels.softmax(-1)
     code_ids = _code_ids(pos, heads, codes)  # [B, n+1, k], -1: an invalid arc or no student code
     label_ids = table.to(heads.device)[code_ids.clamp(min=0)]  # [B, n+1, k, R]
     kept = (label_ids >= 0) & (code_ids >= 0).unsqueeze(-1) & mask.unsqueeze(-1).unsqueeze(-1)

@@ -21,6 +21,7 @@ every pair (`bilinear_pairs`, for objectives with `relation_heads = None`) or on
 teacher's k best heads of each dependent (`bilinear_at`), for the teacher and the student.
 """
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -39,6 +40,16 @@ from allennlp_subkd.structures.arcs import best_heads, head_log_probs, kl_diverg
 
 #: what can teach a parser: biaffine parsers, and so the distilled parsers too
 PARSER_TEACHERS = (BiaffineDependencyParser,)
+
+
+class MarginalArcScorer:
+    """
+    Marks a parser whose arc scores (`arc_attention`'s output) are the logits of its own
+    approximate head marginals — a second-order parser's MFVI posteriors — rather than the
+    potentials of a first-order tree model (mixed into `second_order_biaffine_parser`). Its
+    `ParserScores` carry `marginal_arcs=True`, and the objectives that need the teacher's arc
+    marginals take the per-word softmax of its arcs instead of a tree CRF's marginals.
+    """
 
 
 @dataclass
@@ -129,13 +140,7 @@ def relation_scores(
 
 def permute_relations(scores: ParserScores, index: torch.LongTensor) -> ParserScores:
     """Re-order the relation axis: `new[..., i] = old[..., index[i]]`."""
-    return ParserScores(
-        scores.arcs,
-        scores.labels.index_select(-1, index.to(scores.labels.device)),
-        scores.mask,
-        scores.label_heads,
-        scores.best_heads,
-    )
+    return dataclasses.replace(scores, labels=scores.labels.index_select(-1, index.to(scores.labels.device)))
 
 
 #: the fewest of the teacher's best heads per word whose relation scores are cached (objectives
@@ -313,7 +318,8 @@ def assemble_parser_scores(
             n = min(sentence_heads.size(0), length)
             head_tags[i, :n] = sentence_heads[:n]
             child_tags[i, :n] = sentence_children[:n]
-        return relation_scores(model.tag_bilinear, arcs, head_tags, child_tags, mask)
+        scores = relation_scores(model.tag_bilinear, arcs, head_tags, child_tags, mask)
+        return dataclasses.replace(scores, marginal_arcs=isinstance(model, MarginalArcScorer))
     stored = min(max(entry[1].size(-1) for entry in per_sentence), length)
     k = min(relation_heads, stored)
     relations = per_sentence[0][2].size(-1)
@@ -325,7 +331,8 @@ def assemble_parser_scores(
         n = min(n, length)
         best[i, :n, : min(held, stored)] = sentence_heads[:n, :stored]
         labels[i, :n, : min(k, held)] = sentence_labels[:n, :k]
-    return ParserScores(arcs, labels, mask.bool(), best[..., :k].contiguous(), best)
+    return ParserScores(arcs, labels, mask.bool(), best[..., :k].contiguous(), best,
+                        marginal_arcs=isinstance(model, MarginalArcScorer))
 
 
 class DistilledParserMixin(DistilledModelMixin):
