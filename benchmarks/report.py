@@ -369,6 +369,26 @@ def static_options_markdown(result: Dict) -> str:
             f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
 
 
+def mfvi_gap_markdown(result: Dict) -> str:
+    """`mfvi_gap.md` (`mfvi_gap.py`): a second-order parser's MFVI head marginals against the exact
+    ones, by enumeration on short sentences."""
+    meta = result["meta"]
+    lines = ["| MFVI updates | exact marginals of | mean TV per word | max TV | same best head |", "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        own = " (the model's)" if r["iterations"] == meta["model_iterations"] else ""
+        reference = "every head assignment (what MFVI approximates)" if r["reference"] == "assignments" else "single-root trees"
+        lines.append(f"| {r['iterations']}{own} | {reference} | {r['mean_tv']:.4f} | {r['max_tv']:.3f} | "
+                     f"{100 * r['argmax_agreement']:.1f} % |")
+    trees = result["exact_trees_vs_assignments"]
+    return ("### How far MFVI's head marginals are from the exact ones\n\n" + "\n".join(lines)
+            + f"\n\nThe exact marginals of the two distributions differ by {trees['mean_tv']:.4f} TV per word on "
+            f"the same sentences (same best head {100 * trees['argmax_agreement']:.1f} %). Teacher "
+            f"`{meta['archive']}`, the {meta['sentences']} sentences of at most {meta['max_words']} words of "
+            f"`{meta['data']}` ({result['rows'][0]['words']} words), every head assignment enumerated; TV = "
+            f"½ Σ_h |q(h) − p(h)|. Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}, "
+            f"{meta['wall_seconds']:.0f} s.\n\nCommand: `{meta['command']}`\n")
+
+
 def sweep_markdown(result: Dict) -> str:
     """`{task}_sweep.md`, by `sweep.py`'s own renderer."""
     sys.path.insert(0, str(HERE))
@@ -568,6 +588,7 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "dep_agreement": lambda result: agreement_markdown("dep", result),
     "ner_teacher_casing": casing_markdown,
     "static_subword_options": static_options_markdown,
+    "mfvi_gap": mfvi_gap_markdown,
     # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
     **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
        for student in ("", *(f"_{name}" for name in STUDENT_NAMES if name != "tiny"))},
