@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-mfvi bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
+.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-scenarios bench-mfvi bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -69,6 +69,13 @@ STUDENT ?= static_subword
 bench-transfer-student: bench-install
 	$(PY) benchmarks/transfer.py ner --regime $(REGIME) --student $(STUDENT) --reuse $(BENCH_ARGS)
 	$(PY) benchmarks/transfer.py dep --regime $(REGIME) --student $(STUDENT) --reuse $(BENCH_ARGS)
+
+# Wang et al.'s scenario 4 (span NER teacher) and case 2b (second-order parser teacher) rows: the
+# transfer suite with those teachers (about an hour per teacher on 2 cores, --reuse resumes):
+# benchmarks/results/transfer_$(REGIME)_{ner_span,dep_second_order}.*
+bench-scenarios: bench-install
+	$(PY) benchmarks/transfer.py ner_span --regime $(REGIME) $(BENCH_ARGS)
+	$(PY) benchmarks/transfer.py dep_second_order --regime $(REGIME) $(BENCH_ARGS)
 
 # How far the second-order parser's MFVI marginals are from the exact ones (enumeration, short
 # dev sentences): benchmarks/results/mfvi_gap.*

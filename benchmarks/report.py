@@ -592,6 +592,8 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
     **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
        for student in ("", *(f"_{name}" for name in STUDENT_NAMES if name != "tiny"))},
+    # the same suite with the scenario-4 span teacher and the case-2b second-order teacher
+    **{f"transfer_{regime}_{task}": transfer_markdown for regime in ("low", "full") for task in ("ner_span", "dep_second_order")},
 }
 
 

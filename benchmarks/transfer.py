@@ -85,6 +85,17 @@ TASKS = {
         "checked_reader": "checked_universal_dependencies",
     },
 }
+# Wang et al.'s scenario 4 and case 2b (`make bench-scenarios`): the same data, students and
+# transfer sets, other teachers — a span-based NER teacher (its CRF and softmax students) and a
+# second-order (sibling, MFVI) parser teacher (the biaffine student and the dependency tagger)
+# (the tiny student only: no preset configs of theirs)
+TASKS["ner_span"] = {**TASKS["ner"], "teacher": "ner_span_teacher_transformer", "presets": False,
+                     "objectives": [("structural, CRF student", "ner_span_struct_kd", {}),
+                                    ("posterior, softmax student", "ner_span_posterior_kd", {})]}
+TASKS["dep_second_order"] = {**TASKS["dep"], "teacher": "dep_second_order_teacher_transformer", "presets": False,
+                             "objectives": [("structural", "dep_second_order_struct_kd", {}),
+                                            ("local", "dep_second_order_local_kd", {}),
+                                            ("structural, dependency tagger (case 2b)", "dep_tagger_second_order_kd", {})]}
 # student presets (common.libsonnet): the config of a preset's run is the tiny student's config
 # name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
 STUDENTS = ("tiny", "static_subword", "minilm_l2")
@@ -307,6 +318,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     spec, regime = TASKS[args.task], REGIMES[args.regime]
+    if args.student != "tiny" and not spec.get("presets", True):
+        parser.error(f"{args.task} runs the tiny student only (its configs have no {args.student} preset)")
     teacher_epochs = args.teacher_epochs or regime["teacher_epochs"]
     student_epochs = args.student_epochs or regime["student_epochs"]
     out = Path(args.runs_dir) / args.regime / args.task

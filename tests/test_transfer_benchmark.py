@@ -3,6 +3,7 @@ sentences, `--reuse` never retrains a finished run, and the table and curve are 
 runs (gap closed, out-of-domain column, means over seeds)."""
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,9 @@ def test_a_student_preset_runs_its_own_configs_which_exist():
     for task, spec in transfer.TASKS.items():
         for config in [spec["plain"]] + [c for _, c, _ in spec["objectives"]]:
             assert transfer.preset_config(config, "tiny") == config
+            assert (ROOT / "training_configs" / f"{config}.jsonnet").is_file(), config
+            if not spec.get("presets", True):
+                continue  # the scenario suites run the tiny student only
             for student in ("static_subword", "minilm_l2"):
                 preset = transfer.preset_config(config, student)
                 assert preset.startswith(f"{task}_{student}_")
@@ -183,5 +187,13 @@ def test_every_student_presets_results_file_has_a_renderer():
     for student in transfer.STUDENTS:
         suffix = "" if student == "tiny" else f"_{student}"
         for regime in transfer.REGIMES:
-            for task in transfer.TASKS:
-                assert f"transfer_{regime}_{task}{suffix}" in report.FILE_RENDERERS
+            for task, spec in transfer.TASKS.items():
+                if spec.get("presets", True) or student == "tiny":
+                    assert f"transfer_{regime}_{task}{suffix}" in report.FILE_RENDERERS
+
+
+def test_a_scenario_suite_refuses_a_student_preset(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "ner_span", "--student", "static_subword"])
+    with pytest.raises(SystemExit):
+        transfer.main()
+    assert "runs the tiny student only" in capsys.readouterr().err
