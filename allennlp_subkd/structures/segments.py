@@ -139,17 +139,9 @@ def log_partition(
     return _log_z(_forward(spans, outside), lengths)
 
 
-def marginals(
-    spans: torch.Tensor, mask: torch.Tensor, outside: Optional[torch.Tensor] = None
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """
-    Returns `(log_z [B], span_marginals [B, T, L, C], outside_marginals [B, T])`:
-    `span_marginals[b, i, k, c]` = P(the span i .. i+k with label c is a segment),
-    `outside_marginals[b, t]` = P(token t is outside every span); zero at padding and for spans
-    that do not fit. For every valid token t, the outside marginal plus the marginals of the
-    spans covering t sum to 1.
-    """
-    dtype = spans.dtype
+def _inside_outside(spans, mask, outside):
+    """`(spans, outside, lengths, alpha, beta, log_z, span_marginals, outside_marginals)` in float64,
+    the prepared potentials included (for `marginals` and `tag_marginals`)."""
     spans, outside, lengths = _prepare(spans.double(), mask, None if outside is None else outside.double())
     size, length, max_length, _ = spans.shape
     alpha = _forward(spans, outside)
@@ -162,6 +154,21 @@ def marginals(
     span_marginals = logits.exp()
     outside_marginals = (alpha[:, :length] + outside + beta[:, 1:length + 1] - log_z.unsqueeze(-1)).exp()
     outside_marginals = outside_marginals * mask.bool()
+    return spans, outside, lengths, alpha, beta, log_z, span_marginals, outside_marginals
+
+
+def marginals(
+    spans: torch.Tensor, mask: torch.Tensor, outside: Optional[torch.Tensor] = None
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """
+    Returns `(log_z [B], span_marginals [B, T, L, C], outside_marginals [B, T])`:
+    `span_marginals[b, i, k, c]` = P(the span i .. i+k with label c is a segment),
+    `outside_marginals[b, t]` = P(token t is outside every span); zero at padding and for spans
+    that do not fit. For every valid token t, the outside marginal plus the marginals of the
+    spans covering t sum to 1.
+    """
+    dtype = spans.dtype
+    *_, log_z, span_marginals, outside_marginals = _inside_outside(spans, mask, outside)
     return log_z.to(dtype), span_marginals.to(dtype), outside_marginals.to(dtype)
 
 
@@ -205,11 +212,8 @@ def tag_marginals(
     """
     _check_encoding(encoding)
     dtype = spans.dtype
-    spans, outside = spans.double(), None if outside is None else outside.double()
-    log_z, span_m, outside_m = marginals(spans, mask, outside)
-    spans_p, outside_p, lengths = _prepare(spans, mask, outside)
-    alpha = _forward(spans_p, outside_p)
-    beta = _backward(spans_p, outside_p, lengths)
+    spans_p, outside_p, lengths, alpha, beta, log_z, span_m, outside_m = _inside_outside(spans, mask, outside)
+    spans = spans_p  # float64 from here on
     size, length, max_length, num_labels = spans.shape
     prefixes = len(_TAGS[encoding])
     neg = _neg(spans.dtype)
