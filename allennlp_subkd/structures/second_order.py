@@ -76,13 +76,12 @@ def mean_field(
     valid = _valid_arcs(mask)
     neg = _neg(arcs.dtype)
     sib = torch.where(sibling_mask(mask), siblings, torch.zeros_like(siblings))
-    pair = sib + sib.permute(0, 3, 2, 1)  # [B, d, h, s]: siblings[d, h, s] + siblings[s, h, d]
     arcs = torch.where(valid, arcs, torch.full_like(arcs, neg))
     logits = arcs
     q = _softmax(logits, valid)
     for _ in range(iterations):
-        # Σ_s q_s(h) pair[d, h, s]; q[b, s, h] -> [B, 1, h, s]
-        message = (pair * q.transpose(1, 2).unsqueeze(1)).sum(-1)
+        # Σ_s q_s(h) (siblings[d, h, s] + siblings[s, h, d]), no [B, N+1, N+1, N+1] temporary
+        message = torch.einsum("bdhs,bsh->bdh", sib, q) + torch.einsum("bshd,bsh->bdh", sib, q)
         logits = torch.where(valid, arcs + message, arcs)
         q = _softmax(logits, valid)
     return logits, q
