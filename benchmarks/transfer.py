@@ -123,13 +123,20 @@ CHECKED_MODELS = {"crf_tagger": "distilled_crf_tagger", "simple_tagger": "distil
                   "biaffine_parser": "distilled_biaffine_parser"}
 
 
+SWAPPED_READERS = ("conll2003", "universal_dependencies", "checked_conll2003", "checked_universal_dependencies")
+
+
 def evaluate(archive: Path, path: str, output: Path, reader: str, log: Path, threads: int) -> None:
     """`allennlp evaluate` through the task's checked reader, and a stock model through our
     subclass of it: a stock archive would crash on a gold label its training data lacked (`dep` in
     GUM); the checked ones count it as wrong (`allennlp_subkd.data.open_label_field`)."""
     with tarfile.open(archive) as tar:
-        model_type = json.load(tar.extractfile("config.json"))["model"]["type"]
-    overrides = {"dataset_reader.type": reader}
+        config = json.load(tar.extractfile("config.json"))
+    model_type = config["model"]["type"]
+    # a reader of another kind (the dependency tagger's `dependency_labels`, whose labels are
+    # open already) is kept: only the stock readers and ours are swapped for the checked one
+    own = config.get("dataset_reader", {}).get("type")
+    overrides = {"dataset_reader.type": reader} if own in SWAPPED_READERS else {}
     if model_type in CHECKED_MODELS:
         overrides["model.type"] = CHECKED_MODELS[model_type]
     allennlp(["evaluate", str(archive), path, "--output-file", str(output), "-o", json.dumps(overrides)],

@@ -197,3 +197,27 @@ def test_a_scenario_suite_refuses_a_student_preset(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         transfer.main()
     assert "runs the tiny student only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reader,model,swapped", [
+    ("universal_dependencies", "biaffine_parser", True),
+    ("checked_conll2003", "distilled_crf_tagger", True),
+    ("dependency_labels", "distilled_dependency_tagger", False),  # its own reader, open labels already
+])
+def test_evaluate_swaps_only_the_readers_that_would_crash(tmp_path, monkeypatch, reader, model, swapped):
+    import io
+    import tarfile
+
+    archive = tmp_path / "model.tar.gz"
+    config = json.dumps({"dataset_reader": {"type": reader}, "model": {"type": model}}).encode()
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("config.json")
+        info.size = len(config)
+        tar.addfile(info, io.BytesIO(config))
+    calls = []
+    monkeypatch.setattr(transfer, "allennlp", lambda args, log, threads: calls.append(args))
+    transfer.evaluate(archive, "test.conllu", tmp_path / "out.json", "checked_universal_dependencies",
+                      tmp_path / "log", 1)
+    overrides = json.loads(calls[0][calls[0].index("-o") + 1])
+    assert ("dataset_reader.type" in overrides) == swapped
+    assert overrides.get("model.type") == transfer.CHECKED_MODELS.get(model)
