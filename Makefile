@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-scenarios bench-mfvi bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
+.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-scenarios bench-frontier bench-mfvi bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -69,6 +69,13 @@ STUDENT ?= static_subword
 bench-transfer-student: bench-install
 	$(PY) benchmarks/transfer.py ner --regime $(REGIME) --student $(STUDENT) --reuse $(BENCH_ARGS)
 	$(PY) benchmarks/transfer.py dep --regime $(REGIME) --student $(STUDENT) --reuse $(BENCH_ARGS)
+
+# Which student for which CPU budget (issue 17): tiny, static-subword and 1/2/3-layer MiniLM
+# students, no KD and KD + transfer set, then their CPU speed beside the teacher's (run it alone):
+# benchmarks/results/frontier_$(REGIME)_{ner,dep}.*  (REGIME=full for the published frontier)
+bench-frontier: bench-install
+	$(PY) benchmarks/frontier.py ner --regime $(REGIME) $(BENCH_ARGS)
+	$(PY) benchmarks/frontier.py dep --regime $(REGIME) $(BENCH_ARGS)
 
 # Wang et al.'s scenario 4 (span NER teacher) and case 2b (second-order parser teacher) rows: the
 # transfer suite with those teachers (about an hour per teacher on 2 cores, --reuse resumes):

@@ -187,6 +187,8 @@ def render(path: Path) -> None:
         out_md.write_text(FILE_RENDERERS[path.stem](result))
         if path.stem.startswith("transfer_"):
             plot_transfer(result, path.with_suffix(".png"))
+        if path.stem.startswith("frontier_"):
+            plot_frontier(result, path.with_suffix(".png"))
         print(out_md.read_text())  # noqa: T201 (a report script)
         return
     runs = result["runs"]
@@ -582,6 +584,115 @@ def plot_transfer(result: Dict, out: Path) -> None:
     fig.savefig(out)
 
 
+def frontier_rows(result: Dict) -> List[Dict]:
+    """Per model of `frontier.py`'s result: label, parameters, speeds by thread count, and the
+    mean test / out-of-domain scores with and without KD (the teacher first)."""
+    def speeds(runs):
+        return {r["threads"]: r for r in runs}
+
+    teacher = result["teacher"]
+    rows = [{"label": "teacher", "speed": speeds(teacher["throughput"]), "kd_test": teacher["test"],
+             "kd_ood": teacher["ood"], "plain_test": None, "plain_ood": None, "kd_std": None}]
+    for student in result["students"]:
+        def mean_of(records, split):
+            values = [r[split] for r in records if r.get(split) is not None]
+            return statistics.mean(values) if values else None
+
+        kd_tests = [r["test"] for r in student["kd"] if r.get("test") is not None]
+        rows.append({"label": student["label"], "speed": speeds(student["throughput"]),
+                     "kd_test": mean_of(student["kd"], "test"), "kd_ood": mean_of(student["kd"], "ood"),
+                     "plain_test": mean_of(student["no_kd"], "test"), "plain_ood": mean_of(student["no_kd"], "ood"),
+                     "kd_std": statistics.stdev(kd_tests) if len(kd_tests) > 1 else None})
+    return rows
+
+
+def frontier_markdown(result: Dict) -> str:
+    """`frontier_{regime}_{task}.md` (`frontier.py`): size, CPU speed and scores of the teacher and
+    every student, the fraction of the teacher each keeps, and the Pareto frontier."""
+    sys.path.insert(0, str(HERE))
+    from frontier import pareto
+
+    meta = result["meta"]
+    metric, ood = meta["metric"], meta["ood_name"]
+    rows = frontier_rows(result)
+    teacher = rows[0]
+
+    def pct(value, reference):
+        return "" if value is None or not reference else f"{100 * value / reference:.1f} %"
+
+    def speed(row, threads, field):
+        run = row["speed"].get(threads)
+        return None if run is None else run[field]
+
+    points = [(speed(r, 1, "tokens_per_second") or 0.0, r["kd_test"] or 0.0) for r in rows]
+    frontier = set(pareto(points))
+    header = ["model", "parameters", "words/s (1 thr)", "× teacher (1 thr)", "words/s (2 thr)", "× teacher (2 thr)",
+              f"test {metric}, no KD", f"test {metric}, KD + transfer", "of the teacher", f"{ood}, KD + transfer",
+              f"of the teacher ({ood})", "KD closes"]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [row["label"] + (" **(frontier)**" if i in frontier else "")]
+        first = row["speed"].get(1) or next(iter(row["speed"].values()), None)
+        cells.append("" if first is None else f"{first['parameters'] / 1e6:.2f} M")
+        for threads in (1, 2):
+            words, base = speed(row, threads, "tokens_per_second"), speed(teacher, threads, "tokens_per_second")
+            cells += ["" if words is None else f"{words:,.0f}", "" if words is None or not base else f"{words / base:.1f}"]
+        kd = "" if row["kd_test"] is None else f"{row['kd_test']:.2f}" + (
+            f" ± {row['kd_std']:.2f}" if row["kd_std"] is not None else "")
+        closes = ""
+        if row["plain_test"] is not None and row["kd_test"] is not None and teacher["kd_test"] != row["plain_test"]:
+            closes = f"{100 * (row['kd_test'] - row['plain_test']) / (teacher['kd_test'] - row['plain_test']):.0f} %"
+        cells += ["" if row["plain_test"] is None else f"{row['plain_test']:.2f}", kd,
+                  pct(row["kd_test"], teacher["kd_test"]),
+                  "" if row["kd_ood"] is None else f"{row['kd_ood']:.2f}", pct(row["kd_ood"], teacher["kd_ood"]), closes]
+        lines.append(cells)
+    return (f"### {meta['task'].upper()} ({meta['regime']}): which student for which CPU budget\n\n" + _table(header, lines)
+            + f"\n\nStudents trained on {meta['train_sentences']:,} sentences + {meta['transfer_sentences']:,} "
+            f"unlabeled transfer sentences with `{meta['objective']}` KD (KD + transfer) or alone (no KD); seeds "
+            f"{meta['seeds']}, mean (± std over seeds); {meta['student_epochs']} epochs ({meta['transformer_epochs']} for "
+            f"the transformer students `minilm_l{{k}}`: the first k of all-MiniLM-L6-v2's layers). Speed: "
+            f"`throughput.py` on the in-domain test file, batch 32, the median of 3 passes, each model alone in its "
+            f"own process, the first seed's KD archive; × teacher = words/s over the teacher's at the same thread "
+            f"count. `KD closes` = (KD − no KD) / (teacher − no KD); frontier = no other model is both faster (1 "
+            f"thread) and better (test). Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, "
+            f"{meta['date']}.\n\nCommand: `{meta['command']}`\n")
+
+
+def plot_frontier(result: Dict, out: Path) -> None:
+    """Test score against words/s (1 thread, log scale), with and without KD, and the frontier."""
+    sys.path.insert(0, str(HERE))
+    from frontier import pareto
+
+    rows = [r for r in frontier_rows(result) if r["speed"].get(1)]
+    if not rows:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta = result["meta"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    speeds = [r["speed"][1]["tokens_per_second"] for r in rows]
+    for r, x in zip(rows, speeds):
+        ax.scatter([x], [r["kd_test"]], color="C0" if r["label"] != "teacher" else "black", zorder=3)
+        ax.annotate(r["label"], (x, r["kd_test"]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        if r["plain_test"] is not None:
+            ax.scatter([x], [r["plain_test"]], color="C1", marker="x", zorder=3)
+            ax.plot([x, x], [r["plain_test"], r["kd_test"]], color="grey", linewidth=0.6)
+    order = pareto([(x, r["kd_test"]) for x, r in zip(speeds, rows)])
+    ax.plot([speeds[i] for i in order], [rows[i]["kd_test"] for i in order], "--", color="C0", label="Pareto frontier")
+    ax.scatter([], [], color="C1", marker="x", label="no KD")
+    ax.scatter([], [], color="C0", label="KD + transfer set")
+    ax.set_xscale("log")
+    ax.set_xlabel("words/s, one CPU thread (log scale)")
+    ax.set_ylabel(f"test {meta['metric']}")
+    ax.set_title(f"{meta['task'].upper()} ({meta['regime']}): accuracy vs CPU speed")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(out)
+
+
 # the per-file renderers of `render(path)` (besides `{task}.json`)
 FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "ner_agreement": lambda result: agreement_markdown("ner", result),
@@ -589,6 +700,7 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "ner_teacher_casing": casing_markdown,
     "static_subword_options": static_options_markdown,
     "mfvi_gap": mfvi_gap_markdown,
+    **{f"frontier_{regime}_{task}": frontier_markdown for regime in ("low", "full") for task in ("ner", "dep")},
     # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
     **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
        for student in ("", *(f"_{name}" for name in STUDENT_NAMES if name != "tiny"))},

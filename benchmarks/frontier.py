@@ -1,0 +1,177 @@
+"""Which student to ship for which CPU budget: the accuracy-vs-speed frontier (`make bench-frontier`).
+
+    python benchmarks/frontier.py {ner,dep} [--regime full] [--objective structural] [--seeds 3]
+
+Students, all of the same task and data: `tiny` (random word embeddings), `static_subword` (the
+teacher's frozen subword table), and `minilm_l1`, `minilm_l2`, `minilm_l3` (the first k of
+all-MiniLM-L6-v2's layers fine-tuned: the `minilm_l2` preset's configs with `layers: k`). Each is
+trained with no KD and with `--objective` (choose it on dev from `transfer.py`'s suites) plus the
+transfer set, for every seed. The teacher, its store and the data are `transfer.py`'s for the
+regime (the same folder: a teacher trained there is reused, `--teacher` gives one); the tiny and
+static-subword runs are `transfer.py`'s own (not trained again when its suites ran), the
+transformer students' go to `frontier/{student}/s{seed}/`. Finished runs are always kept.
+
+Then, with no student training left, each model alone and one after the other: CPU inference
+throughput (`throughput.py`: a fresh process per model and thread count, 1 and 2 threads, batch
+32, the median of 3 passes over the in-domain test file) of the teacher and of each student's
+first-seed KD archive. Run it with nothing else on the machine: the figures are published.
+
+One JSON, `benchmarks/results/frontier_{regime}_{task}.json`; `benchmarks/report.py` renders the
+table (parameters, sentences/s and words/s at 1 and 2 threads and as multiples of the teacher's,
+test and out-of-domain scores with and without KD, the fraction of the teacher kept, the share of
+the student's gap KD closes) and the plot of score against words/s with the Pareto frontier.
+"""
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throughput  # noqa: E402
+import transfer  # noqa: E402
+from run import git_commit, machine  # noqa: E402
+
+logger = logging.getLogger("frontier")
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (label, preset of common.libsonnet, transformer layers kept or None)
+STUDENTS: Tuple[Tuple[str, str, Optional[int]], ...] = (
+    ("tiny", "tiny", None),
+    ("static_subword", "static_subword", None),
+    ("minilm_l1", "minilm_l2", 1),
+    ("minilm_l2", "minilm_l2", 2),
+    ("minilm_l3", "minilm_l2", 3),
+)
+
+
+def pareto(points: Sequence[Tuple[float, float]]) -> List[int]:
+    """The indices of the points no other point dominates (at least as fast and as accurate, and
+    better in one), fastest first. `points`: (speed, score)."""
+    keep = []
+    for i, (speed, score) in enumerate(points):
+        dominated = any(s >= speed and a >= score and (s > speed or a > score)
+                        for j, (s, a) in enumerate(points) if j != i)
+        if not dominated:
+            keep.append(i)
+    return sorted(keep, key=lambda i: -points[i][0])
+
+
+def run_folders(out: Path, label: str, preset: str, layers: Optional[int], seed: int, kd_config: str) -> Tuple[Path, Path]:
+    """`(no KD run, KD + transfer set run)` of a student and seed. The tiny and static-subword
+    students' runs are `transfer.py`'s own (same configs, overrides and folders: a suite already
+    run is not trained again); the transformer students' go to `frontier/{label}/`."""
+    if layers is None:
+        runs = out if preset == "tiny" else out / preset
+        return runs / f"s{seed}" / "no_kd", runs / f"s{seed}" / f"{kd_config}_transfer"
+    folder = out / "frontier" / label / f"s{seed}"
+    return folder / "no_kd", folder / "kd_transfer"
+
+
+def student_overrides(layers: Optional[int], train_sentences: int, epochs: int) -> Dict:
+    """A transformer student's depth, and its warm-up sized from the data (the presets' is the
+    1,000-sentence sample's)."""
+    if layers is None:
+        return {}
+    steps = -(-train_sentences // 32) * epochs
+    return {"model.text_field_embedder.token_embedders.transformer.layers": layers,
+            "trainer.learning_rate_scheduler.warmup_steps": max(1, steps // 10)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("task", choices=["ner", "dep"])
+    parser.add_argument("--regime", choices=list(transfer.REGIMES), default="full")
+    parser.add_argument("--objective", default="structural", help="the KD objective (a name of transfer.TASKS)")
+    parser.add_argument("--students", nargs="+", default=[s[0] for s in STUDENTS],
+                        choices=[s[0] for s in STUDENTS])
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="student runs at a time (one thread each)")
+    parser.add_argument("--threads", type=int, default=2, help="threads of the teacher's training and fill")
+    parser.add_argument("--student-epochs", type=int, default=None, help="default: the regime's")
+    parser.add_argument("--transformer-epochs", type=int, default=4, help="epochs of the minilm_l* students")
+    parser.add_argument("--teacher", default=None, help="an archived teacher instead of transfer.py's")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the speed measurement")
+    parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
+    parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    spec, regime = transfer.TASKS[args.task], transfer.REGIMES[args.regime]
+    names = {name: config for name, config, _ in spec["objectives"]}
+    if args.objective not in names:
+        parser.error(f"--objective must be one of {sorted(names)}")
+    started = time.perf_counter()
+    out = Path(args.runs_dir) / args.regime / args.task
+    data = transfer.prepare_data(args.task, args.regime, Path(args.data_dir).resolve(), out / "data")
+    metric, key = spec["metric"]
+    if args.teacher:
+        teacher = transfer.given_teacher(args.teacher, data, out, args.threads)
+    else:
+        teacher = transfer.train_teacher(args.task, data, out, regime["teacher_epochs"], args.threads)
+    cache = out / "teacher_store"
+    transfer.fill(teacher["archive"], data, cache, out, args.threads)
+
+    seeds = [13 + 10 * i for i in range(args.seeds)]
+    base = {"train_data_path": data["train"], "validation_data_path": data["dev"], "test_data_path": data["test"]}
+    kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)},
+          "data_loader.type": "transfer_set",
+          "data_loader.transfer_set": {"path": data["transfer"]["path"], "format": data["transfer"]["format"]}}
+    jobs = []
+    chosen = [s for s in STUDENTS if s[0] in args.students]
+    for label, preset, layers in chosen:
+        epochs = args.transformer_epochs if layers else (args.student_epochs or regime["student_epochs"])
+        extra = {**base, "trainer.num_epochs": epochs,
+                 **student_overrides(layers, data["train_sentences"], epochs)}
+        for seed in seeds:
+            config = transfer.preset_config(names[args.objective], preset)
+            plain_run, kd_run = run_folders(out, label, preset, layers, seed, config)
+            jobs.append(({"student": label, "kd": False, "seed": seed},
+                         transfer.preset_config(spec["plain"], preset), plain_run,
+                         {**extra, **transfer.seeded(seed)}))
+            jobs.append(({"student": label, "kd": True, "seed": seed}, config, kd_run,
+                         {**extra, **transfer.seeded(seed), **kd}))
+    records = transfer.run_all(jobs, args.workers, data, key)
+
+    speeds: Dict[str, List[Dict]] = {}
+    if not args.no_throughput:
+        archives = [("teacher", teacher["archive"])] + [
+            (label, str(run_folders(out, label, preset, layers, seeds[0],
+                                    transfer.preset_config(names[args.objective], preset))[1] / "model.tar.gz"))
+            for label, preset, layers in chosen]
+        for label, archive in archives:  # one process per model and thread count, one after the other
+            speeds[label] = throughput.run([archive], data["test"], [1, 2], batch_size=32, repeats=3)
+
+    result = {
+        "meta": {
+            "command": " ".join(["python", "benchmarks/frontier.py", *sys.argv[1:]]),
+            "task": args.task, "regime": args.regime, "metric": metric, "objective": args.objective,
+            "ood_name": data["ood"]["name"], "train_sentences": data["train_sentences"],
+            "transfer_sentences": data["transfer"]["sentences"], "seeds": seeds,
+            "student_epochs": args.student_epochs or regime["student_epochs"],
+            "transformer_epochs": args.transformer_epochs,
+            "teacher": args.teacher or spec["teacher"], "machine": machine(), "git_commit": git_commit(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "wall_seconds": time.perf_counter() - started,
+        },
+        "teacher": {**transfer.record(teacher, key, model="teacher"), "throughput": speeds.get("teacher", [])},
+        "students": [{"label": label, "preset": preset, "layers": layers,
+                      "no_kd": [r for r in records if r["student"] == label and not r["kd"]],
+                      "kd": [r for r in records if r["student"] == label and r["kd"]],
+                      "throughput": speeds.get(label, [])} for label, preset, layers in chosen],
+    }
+    results = Path(args.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"frontier_{args.regime}_{args.task}.json"
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    logger.info("wrote %s", path)
+    import subprocess
+
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(path)], check=True)
+
+
+if __name__ == "__main__":
+    main()

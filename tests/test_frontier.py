@@ -1,0 +1,77 @@
+"""benchmarks/frontier.py: the Pareto frontier, where its runs go, and its rendering."""
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.benchmark_modules import load
+
+frontier = load("frontier")
+report = load("report")
+
+
+def test_pareto_keeps_the_points_nothing_beats_fastest_first():
+    points = [(10.0, 70.0), (100.0, 60.0), (50.0, 65.0), (40.0, 60.0), (100.0, 55.0), (5.0, 70.0)]
+    assert frontier.pareto(points) == [1, 2, 0]
+    assert frontier.pareto([(1.0, 1.0), (1.0, 1.0)]) == [0, 1]  # ties dominate neither
+
+
+def test_tiny_and_static_runs_are_the_transfer_suites_own(tmp_path):
+    plain, kd = frontier.run_folders(tmp_path, "tiny", "tiny", None, 13, "ner_struct_kd")
+    assert (plain, kd) == (tmp_path / "s13" / "no_kd", tmp_path / "s13" / "ner_struct_kd_transfer")
+    plain, kd = frontier.run_folders(tmp_path, "static_subword", "static_subword", None, 23,
+                                     "ner_static_subword_struct_kd")
+    assert kd == tmp_path / "static_subword" / "s23" / "ner_static_subword_struct_kd_transfer"
+    plain, kd = frontier.run_folders(tmp_path, "minilm_l3", "minilm_l2", 3, 13, "ner_minilm_l2_struct_kd")
+    assert (plain, kd) == (tmp_path / "frontier" / "minilm_l3" / "s13" / "no_kd",
+                           tmp_path / "frontier" / "minilm_l3" / "s13" / "kd_transfer")
+
+
+def test_a_transformer_student_gets_its_depth_and_a_warm_up_from_the_data():
+    assert frontier.student_overrides(None, 12543, 4) == {}
+    assert frontier.student_overrides(1, 12543, 4) == {
+        "model.text_field_embedder.token_embedders.transformer.layers": 1,
+        "trainer.learning_rate_scheduler.warmup_steps": 156}  # 392 batches x 4 epochs // 10
+
+
+def _speed(threads, words, parameters=1e6):
+    return {"threads": threads, "tokens_per_second": words, "sentences_per_second": words / 10,
+            "parameters": parameters}
+
+
+def _result():
+    def records(test, ood):
+        return [{"test": t, "ood": o} for t, o in zip(test, ood)]
+
+    return {
+        "meta": {"task": "ner", "regime": "full", "metric": "F1", "ood_name": "UNER-PUD", "objective": "structural",
+                 "train_sentences": 12543, "transfer_sentences": 13000, "seeds": [13, 23], "student_epochs": 10,
+                 "transformer_epochs": 4, "machine": {"cpu": "test"}, "git_commit": "abc", "date": "today",
+                 "command": "python benchmarks/frontier.py ner"},
+        "teacher": {"test": 78.0, "ood": 72.0, "throughput": [_speed(1, 100, 22e6), _speed(2, 180, 22e6)]},
+        "students": [
+            {"label": "tiny", "no_kd": records([56, 58], [40, 42]), "kd": records([60, 62], [50, 50]),
+             "throughput": [_speed(1, 10000), _speed(2, 12000)]},
+            {"label": "static_subword", "no_kd": records([74, 74], [66, 66]), "kd": records([77, 77], [70, 70]),
+             "throughput": [_speed(1, 3000), _speed(2, 4000)]},
+            {"label": "minilm_l1", "no_kd": records([70, 70], [60, 60]), "kd": records([72, 72], [65, 65]),
+             "throughput": [_speed(1, 800), _speed(2, 1200)]},
+        ],
+    }
+
+
+def test_the_table_has_ratios_fractions_of_the_teacher_and_the_frontier(tmp_path):
+    text = report.frontier_markdown(_result())
+    lines = {line.split(" |")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "**(frontier)**" in lines["static_subword **(frontier)**"]
+    assert "minilm_l1 |" in text and "minilm_l1 **(frontier)**" not in text  # slower and worse than static
+    static = lines["static_subword **(frontier)**"]
+    assert "| 30.0 |" in static  # 3,000 / 100 words/s
+    assert "98.7 %" in static  # 77 / 78
+    assert "75 %" in static  # (77 - 74) / (78 - 74)
+    assert "61.00 ± 1.41" in text
+    path = tmp_path / "frontier_full_ner.json"
+    path.write_text(json.dumps(_result()))
+    report.render(path)
+    assert path.with_suffix(".md").read_text() == text
+    assert path.with_suffix(".png").stat().st_size > 0
