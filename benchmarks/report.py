@@ -762,6 +762,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "demo": ("demo.json", demo_markdown),
     "mfvi-gap": ("mfvi_gap.json", lambda result: _body(mfvi_gap_markdown(result))),
     "transfer-low-ner": ("transfer_low_ner.json", lambda result: _body(transfer_markdown(result))),
+    "transfer-full-ner": ("transfer_full_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
