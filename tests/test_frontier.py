@@ -70,6 +70,11 @@ def test_the_table_has_ratios_fractions_of_the_teacher_and_the_frontier(tmp_path
     assert "98.7 %" in static  # 77 / 78
     assert "75 %" in static  # (77 - 74) / (78 - 74)
     assert "61.00 ± 1.41" in text
+
+
+def test_render_writes_the_table_and_the_plot(tmp_path):
+    pytest.importorskip("matplotlib")  # the bench extra; CI's install has no plotting
+    text = report.frontier_markdown(_result())
     path = tmp_path / "frontier_full_ner.json"
     path.write_text(json.dumps(_result()))
     report.render(path)
