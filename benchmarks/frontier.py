@@ -75,9 +75,8 @@ def student_overrides(layers: Optional[int], train_sentences: int, epochs: int) 
     1,000-sentence sample's)."""
     if layers is None:
         return {}
-    steps = -(-train_sentences // 32) * epochs
     return {"model.text_field_embedder.token_embedders.transformer.layers": layers,
-            "trainer.learning_rate_scheduler.warmup_steps": max(1, steps // 10)}
+            "trainer.learning_rate_scheduler.warmup_steps": transfer.warmup_steps(train_sentences, epochs)}
 
 
 def main() -> None:

@@ -19,17 +19,17 @@ tagging objectives need:
 `sub_structure` and `top_k` compare scores of the student's sub-structures, which a span teacher
 does not have: they raise a `ConfigurationError`.
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 
 from allennlp_subkd.distillation.objectives.scores import SegmentScores, TaggerScores
+from allennlp_subkd.distillation.objectives.tagging import safe_log
 from allennlp_subkd.distillation.request import TeacherRequest
-from allennlp_subkd.distillation.tasks.tagger import tagger_keys
+from allennlp_subkd.distillation.tasks.tagger import TaggerTeacherAdapter, tagger_teacher_tokens
 from allennlp_subkd.distillation.teacher.adapter import TeacherAdapter, TeacherBatch
-from allennlp_subkd.distillation.teacher.batch import select_rows
 from allennlp_subkd.distillation.teacher.frozen import FrozenTeacher
 from allennlp_subkd.structures import segments
 
@@ -71,12 +71,13 @@ def student_tags(vocab: Vocabulary, namespace: str, encoding: str, student_name:
 
 
 @TeacherAdapter.register("span_ner")
-class SpanNerTeacherAdapter(TeacherAdapter):
+class SpanNerTeacherAdapter(TaggerTeacherAdapter):
     """
     A span-based NER teacher (`biaffine_span_tagger`, or any `SpanScoringModel`) teaching a CRF or
     softmax tagger through the exact tag marginals of its distribution over non-overlapping
-    labelled spans (module docstring). Sentences are keyed on their words; a cache entry holds
-    the teacher's span potentials `[n, L, types]` in its own type order.
+    labelled spans (module docstring). Sentences are keyed on their words and the teacher's inputs
+    built as the `"tagger"` adapter's (its subclass); a cache entry holds the teacher's span
+    potentials `[n, L, types]` in its own type order.
 
     Registered as a `TeacherAdapter` with name "span_ner" (the default of a span teacher in
     `allennlp fill-teacher-cache`; a tagger student names it: `teacher: {adapter: {type: 'span_ner'}}`).
@@ -101,22 +102,11 @@ class SpanNerTeacherAdapter(TeacherAdapter):
     def check_student(self, vocab: Vocabulary, label_namespace: str, student_name: str) -> None:
         student_tags(vocab, label_namespace, self.encoding, student_name)
 
-    def keys(self, batch: TeacherBatch) -> Optional[List[Tuple[str, ...]]]:
-        words = batch.words()
-        return None if words is None else tagger_keys(words)
-
     def compute(
         self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest
     ) -> List[Tuple[torch.Tensor]]:
-        words = batch.words()
-        inputs = teacher.inputs(
-            {"tokens": select_rows(batch.inputs["tokens"], rows, batch.batch_size)},
-            None if words is None else [words[i] for i in rows],
-            batch.vocab,
-            batch.device,
-        )
         with torch.no_grad():
-            potentials, _ = teacher.model.span_potentials(inputs["tokens"])
+            potentials, _ = teacher.model.span_potentials(tagger_teacher_tokens(teacher, batch, rows))
         lengths = batch.mask.sum(-1).tolist()
         return [(potentials[j, : lengths[i]],) for j, i in enumerate(rows)]
 
@@ -151,5 +141,5 @@ class SpanNerTeacherAdapter(TeacherAdapter):
         num_labels = batch.vocab.get_vocab_size(batch.label_namespace)
         segment_scores = SegmentScores(spans, self.tag_index(teacher, batch).to(batch.device), num_labels, self.encoding)
         unary, _ = segment_scores.marginals(mask)
-        log_q = unary.clamp(min=torch.finfo(unary.dtype).tiny).log() * mask.unsqueeze(-1)
+        log_q = safe_log(unary) * mask.unsqueeze(-1)
         return TaggerScores(log_q, mask=mask, segments=segment_scores)

@@ -90,6 +90,19 @@ def tagger_teacher_outputs(
     return [(emissions[j, :length],) for j, length in enumerate(lengths)]
 
 
+def tagger_teacher_tokens(teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int]) -> Dict[str, torch.Tensor]:
+    """The teacher's `tokens` for the sentences `rows` of a tagger student's batch: the student's
+    tensors when they mean the same to it, else rebuilt from the words (`FrozenTeacher.inputs`)."""
+    words = batch.words()
+    inputs = teacher.inputs(
+        {"tokens": select_rows(batch.inputs["tokens"], rows, batch.batch_size)},
+        None if words is None else [words[i] for i in rows],
+        batch.vocab,
+        batch.device,
+    )
+    return inputs["tokens"]
+
+
 @TeacherAdapter.register("tagger")
 class TaggerTeacherAdapter(TeacherAdapter):
     """
@@ -112,15 +125,9 @@ class TaggerTeacherAdapter(TeacherAdapter):
     def compute(
         self, teacher: FrozenTeacher, batch: TeacherBatch, rows: List[int], entry: TeacherRequest
     ) -> List[Tuple[torch.Tensor]]:
-        words = batch.words()
-        inputs = teacher.inputs(
-            {"tokens": select_rows(batch.inputs["tokens"], rows, batch.batch_size)},
-            None if words is None else [words[i] for i in rows],
-            batch.vocab,
-            batch.device,
-        )
         lengths = batch.mask.sum(-1).tolist()
-        return tagger_teacher_outputs(teacher.model, inputs["tokens"], [lengths[i] for i in rows])
+        return tagger_teacher_outputs(teacher.model, tagger_teacher_tokens(teacher, batch, rows),
+                                      [lengths[i] for i in rows])
 
     def assemble(
         self, teacher: FrozenTeacher, per_sentence, batch: TeacherBatch, request: TeacherRequest
