@@ -79,6 +79,12 @@ def student_overrides(layers: Optional[int], train_sentences: int, epochs: int) 
             "trainer.learning_rate_scheduler.warmup_steps": transfer.warmup_steps(train_sentences, epochs)}
 
 
+def student_seeds(seeds: List[int], layers: Optional[int], transformer_seeds: Optional[int]) -> List[int]:
+    """The seeds a student is trained with: all of them, but only the first `transformer_seeds`
+    for a transformer student (`layers` set) when that is given."""
+    return seeds[:transformer_seeds] if layers and transformer_seeds else seeds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("task", choices=["ner", "dep"])
@@ -92,11 +98,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads of the teacher's training and fill")
     parser.add_argument("--student-epochs", type=int, default=None, help="default: the regime's")
     parser.add_argument("--transformer-epochs", type=int, default=4, help="epochs of the minilm_l* students")
+    parser.add_argument("--transformer-seeds", type=int, default=None,
+                        help="seeds of the minilm_l* students (the first N of --seeds; default: all): their "
+                             "runs take hours each on a CPU")
     parser.add_argument("--teacher", default=None, help="an archived teacher instead of transfer.py's")
     parser.add_argument("--no-throughput", action="store_true", help="skip the speed measurement")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
+    if args.transformer_seeds is not None and not 1 <= args.transformer_seeds <= args.seeds:
+        parser.error(f"--transformer-seeds must be between 1 and --seeds ({args.seeds})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     spec, regime = transfer.TASKS[args.task], transfer.REGIMES[args.regime]
@@ -121,11 +132,14 @@ def main() -> None:
           "data_loader.transfer_set": {"path": data["transfer"]["path"], "format": data["transfer"]["format"]}}
     jobs = []
     chosen = [s for s in STUDENTS if s[0] in args.students]
+    def seeds_of(layers: Optional[int]) -> List[int]:
+        return student_seeds(seeds, layers, args.transformer_seeds)
+
     for label, preset, layers in chosen:
         epochs = args.transformer_epochs if layers else (args.student_epochs or regime["student_epochs"])
         extra = {**base, "trainer.num_epochs": epochs,
                  **student_overrides(layers, data["train_sentences"], epochs)}
-        for seed in seeds:
+        for seed in seeds_of(layers):
             config = transfer.preset_config(names[args.objective], preset)
             plain_run, kd_run = run_folders(out, label, preset, layers, seed, config)
             jobs.append(({"student": label, "kd": False, "seed": seed},
@@ -151,13 +165,13 @@ def main() -> None:
             "ood_name": data["ood"]["name"], "train_sentences": data["train_sentences"],
             "transfer_sentences": data["transfer"]["sentences"], "seeds": seeds,
             "student_epochs": args.student_epochs or regime["student_epochs"],
-            "transformer_epochs": args.transformer_epochs,
+            "transformer_epochs": args.transformer_epochs, "transformer_seeds": seeds_of(1),
             "teacher": args.teacher or spec["teacher"], "machine": machine(), "git_commit": git_commit(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "wall_seconds": time.perf_counter() - started,
         },
         "teacher": {**transfer.record(teacher, key, model="teacher"), "throughput": speeds.get("teacher", [])},
-        "students": [{"label": label, "preset": preset, "layers": layers,
+        "students": [{"label": label, "preset": preset, "layers": layers, "seeds": seeds_of(layers),
                       "no_kd": [r for r in records if r["student"] == label and not r["kd"]],
                       "kd": [r for r in records if r["student"] == label and r["kd"]],
                       "throughput": speeds.get(label, [])} for label, preset, layers in chosen],

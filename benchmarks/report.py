@@ -592,7 +592,7 @@ def frontier_rows(result: Dict) -> List[Dict]:
 
     teacher = result["teacher"]
     rows = [{"label": "teacher", "speed": speeds(teacher["throughput"]), "kd_test": teacher["test"],
-             "kd_ood": teacher["ood"], "plain_test": None, "plain_ood": None, "kd_std": None}]
+             "kd_ood": teacher["ood"], "plain_test": None, "plain_ood": None, "kd_std": None, "seeds": None}]
     for student in result["students"]:
         def mean_of(records, split):
             values = [r[split] for r in records if r.get(split) is not None]
@@ -602,7 +602,8 @@ def frontier_rows(result: Dict) -> List[Dict]:
         rows.append({"label": student["label"], "speed": speeds(student["throughput"]),
                      "kd_test": mean_of(student["kd"], "test"), "kd_ood": mean_of(student["kd"], "ood"),
                      "plain_test": mean_of(student["no_kd"], "test"), "plain_ood": mean_of(student["no_kd"], "ood"),
-                     "kd_std": statistics.stdev(kd_tests) if len(kd_tests) > 1 else None})
+                     "kd_std": statistics.stdev(kd_tests) if len(kd_tests) > 1 else None,
+                     "seeds": len(kd_tests)})
     return rows
 
 
@@ -628,7 +629,7 @@ def frontier_markdown(result: Dict) -> str:
     frontier = set(pareto(points))
     header = ["model", "parameters", "words/s (1 thr)", "× teacher (1 thr)", "words/s (2 thr)", "× teacher (2 thr)",
               f"test {metric}, no KD", f"test {metric}, KD + transfer", "of the teacher", f"{ood}, KD + transfer",
-              f"of the teacher ({ood})", "KD closes"]
+              f"of the teacher ({ood})", "KD closes", "seeds"]
     lines = []
     for i, row in enumerate(rows):
         cells = [row["label"] + (" **(frontier)**" if i in frontier else "")]
@@ -644,12 +645,14 @@ def frontier_markdown(result: Dict) -> str:
             closes = f"{100 * (row['kd_test'] - row['plain_test']) / (teacher['kd_test'] - row['plain_test']):.0f} %"
         cells += ["" if row["plain_test"] is None else f"{row['plain_test']:.2f}", kd,
                   pct(row["kd_test"], teacher["kd_test"]),
-                  "" if row["kd_ood"] is None else f"{row['kd_ood']:.2f}", pct(row["kd_ood"], teacher["kd_ood"]), closes]
+                  "" if row["kd_ood"] is None else f"{row['kd_ood']:.2f}", pct(row["kd_ood"], teacher["kd_ood"]), closes,
+                  "" if row["seeds"] is None else str(row["seeds"])]
         lines.append(cells)
     return (f"### {meta['task'].upper()} ({meta['regime']}): which student for which CPU budget\n\n" + _table(header, lines)
             + f"\n\nStudents trained on {meta['train_sentences']:,} sentences + {meta['transfer_sentences']:,} "
             f"unlabeled transfer sentences with `{meta['objective']}` KD (KD + transfer) or alone (no KD); seeds "
-            f"{meta['seeds']}, mean (± std over seeds); {meta['student_epochs']} epochs ({meta['transformer_epochs']} for "
+            f"{meta['seeds']} ({meta.get('transformer_seeds', meta['seeds'])} for the transformer students; the "
+            f"`seeds` column counts a row's KD runs), mean (± std over seeds); {meta['student_epochs']} epochs ({meta['transformer_epochs']} for "
             f"the transformer students `minilm_l{{k}}`: the first k of all-MiniLM-L6-v2's layers). Speed: "
             f"`throughput.py` on the in-domain test file, batch 32, the median of 3 passes, each model alone in its "
             f"own process, the first seed's KD archive; × teacher = words/s over the teacher's at the same thread "
@@ -764,6 +767,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-ner": ("transfer_low_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner": ("transfer_full_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
+    "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
     "static-subword-options": ("static_subword_options.json", lambda result: _body(static_options_markdown(result))),
