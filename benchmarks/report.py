@@ -648,12 +648,16 @@ def frontier_markdown(result: Dict) -> str:
                   "" if row["kd_ood"] is None else f"{row['kd_ood']:.2f}", pct(row["kd_ood"], teacher["kd_ood"]), closes,
                   "" if row["seeds"] is None else str(row["seeds"])]
         lines.append(cells)
+    transformers = {"seeds": "", "epochs": ""}
+    if any(student.get("layers") for student in result["students"]):
+        transformers = {"seeds": f" ({meta.get('transformer_seeds', meta['seeds'])} for the transformer students)",
+                        "epochs": f" ({meta['transformer_epochs']} for the transformer students `minilm_l{{k}}`: "
+                                  "the first k of all-MiniLM-L6-v2's layers)"}
     return (f"### {meta['task'].upper()} ({meta['regime']}): which student for which CPU budget\n\n" + _table(header, lines)
             + f"\n\nStudents trained on {meta['train_sentences']:,} sentences + {meta['transfer_sentences']:,} "
             f"unlabeled transfer sentences with `{meta['objective']}` KD (KD + transfer) or alone (no KD); seeds "
-            f"{meta['seeds']} ({meta.get('transformer_seeds', meta['seeds'])} for the transformer students; the "
-            f"`seeds` column counts a row's KD runs), mean (± std over seeds); {meta['student_epochs']} epochs ({meta['transformer_epochs']} for "
-            f"the transformer students `minilm_l{{k}}`: the first k of all-MiniLM-L6-v2's layers). Speed: "
+            f"{meta['seeds']}{transformers['seeds']} (the `seeds` column counts a row's KD runs), mean (± std over "
+            f"seeds); {meta['student_epochs']} epochs{transformers['epochs']}. Speed: "
             f"`throughput.py` on the in-domain test file, batch 32, the median of 3 passes, each model alone in its "
             f"own process, the first seed's KD archive; × teacher = words/s over the teacher's at the same thread "
             f"count. `KD closes` = (KD − no KD) / (teacher − no KD); frontier = no other model is both faster (1 "
@@ -767,6 +771,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-ner": ("transfer_low_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner": ("transfer_full_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
+    "frontier-full-ner": ("frontier_full_ner.json", lambda result: _body(frontier_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
