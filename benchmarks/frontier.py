@@ -132,14 +132,11 @@ def main() -> None:
           "data_loader.transfer_set": {"path": data["transfer"]["path"], "format": data["transfer"]["format"]}}
     jobs = []
     chosen = [s for s in STUDENTS if s[0] in args.students]
-    def seeds_of(layers: Optional[int]) -> List[int]:
-        return student_seeds(seeds, layers, args.transformer_seeds)
-
     for label, preset, layers in chosen:
         epochs = args.transformer_epochs if layers else (args.student_epochs or regime["student_epochs"])
         extra = {**base, "trainer.num_epochs": epochs,
                  **student_overrides(layers, data["train_sentences"], epochs)}
-        for seed in seeds_of(layers):
+        for seed in student_seeds(seeds, layers, args.transformer_seeds):
             config = transfer.preset_config(names[args.objective], preset)
             plain_run, kd_run = run_folders(out, label, preset, layers, seed, config)
             jobs.append(({"student": label, "kd": False, "seed": seed},
@@ -165,13 +162,14 @@ def main() -> None:
             "ood_name": data["ood"]["name"], "train_sentences": data["train_sentences"],
             "transfer_sentences": data["transfer"]["sentences"], "seeds": seeds,
             "student_epochs": args.student_epochs or regime["student_epochs"],
-            "transformer_epochs": args.transformer_epochs, "transformer_seeds": seeds_of(1),
+            "transformer_epochs": args.transformer_epochs,
             "teacher": args.teacher or spec["teacher"], "machine": machine(), "git_commit": git_commit(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "wall_seconds": time.perf_counter() - started,
         },
         "teacher": {**transfer.record(teacher, key, model="teacher"), "throughput": speeds.get("teacher", [])},
-        "students": [{"label": label, "preset": preset, "layers": layers, "seeds": seeds_of(layers),
+        "students": [{"label": label, "preset": preset, "layers": layers,
+                      "seeds": student_seeds(seeds, layers, args.transformer_seeds),
                       "no_kd": [r for r in records if r["student"] == label and not r["kd"]],
                       "kd": [r for r in records if r["student"] == label and r["kd"]],
                       "throughput": speeds.get(label, [])} for label, preset, layers in chosen],

@@ -649,8 +649,9 @@ def frontier_markdown(result: Dict) -> str:
                   "" if row["seeds"] is None else str(row["seeds"])]
         lines.append(cells)
     transformers = {"seeds": "", "epochs": ""}
-    if any(student.get("layers") for student in result["students"]):
-        transformers = {"seeds": f" ({meta.get('transformer_seeds', meta['seeds'])} for the transformer students)",
+    layered = [student for student in result["students"] if student.get("layers")]
+    if layered:
+        transformers = {"seeds": f" ({layered[0].get('seeds', meta['seeds'])} for the transformer students)",
                         "epochs": f" ({meta['transformer_epochs']} for the transformer students `minilm_l{{k}}`: "
                                   "the first k of all-MiniLM-L6-v2's layers)"}
     return (f"### {meta['task'].upper()} ({meta['regime']}): which student for which CPU budget\n\n" + _table(header, lines)

@@ -60,7 +60,7 @@ def _result():
              "throughput": [_speed(1, 10000), _speed(2, 12000)]},
             {"label": "static_subword", "no_kd": records([74, 74], [66, 66]), "kd": records([77, 77], [70, 70]),
              "throughput": [_speed(1, 3000), _speed(2, 4000)]},
-            {"label": "minilm_l1", "layers": 1, "no_kd": records([70], [60]), "kd": records([72], [65]),
+            {"label": "minilm_l1", "layers": 1, "seeds": [13], "no_kd": records([70], [60]), "kd": records([72], [65]),
              "throughput": [_speed(1, 800), _speed(2, 1200)]},
         ],
     }
@@ -77,7 +77,7 @@ def test_the_table_has_ratios_fractions_of_the_teacher_and_the_frontier(tmp_path
     assert "75 %" in static  # (77 - 74) / (78 - 74)
     assert "61.00 ± 1.41" in text
     assert static.rstrip(" |").endswith("| 2") and lines["minilm_l1"].rstrip(" |").endswith("| 1")  # seeds column
-    assert "4 for the transformer students" in text
+    assert "([13] for the transformer students)" in text and "4 for the transformer students" in text
     result = _result()
     result["students"] = result["students"][:2]  # no transformer student: no word of them
     assert "transformer students" not in report.frontier_markdown(result)
