@@ -417,9 +417,19 @@ def main() -> None:
 
 
 def suite_wall(records: List[Dict]) -> Optional[float]:
-    starts = [r["started"] for r in records if r.get("started")]
-    ends = [r["ended"] for r in records if r.get("ended")]
-    return max(ends) - min(starts) if starts and ends else None
+    """The seconds during which at least one student was training: the union of the runs'
+    (started, ended) intervals, so a suite resumed in a later invocation does not count the idle
+    time between the two."""
+    spans = sorted((r["started"], r["ended"]) for r in records
+                   if r.get("started") is not None and r.get("ended") is not None)
+    if not spans:
+        return None
+    total, (start, end) = 0.0, spans[0]
+    for s, e in spans[1:]:
+        if s > end:
+            total, start = total + end - start, s
+        end = max(end, e)
+    return total + end - start
 
 
 def run_all(jobs, workers: int, data: Dict, key: str) -> List[Dict]:

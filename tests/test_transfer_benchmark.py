@@ -86,9 +86,14 @@ def test_reuse_never_retrains_or_reevaluates_a_finished_run(tmp_path, monkeypatc
     assert fields["ood"] == pytest.approx(30.0) and fields["epoch_seconds_mean"] == 3.0
 
 
-def test_the_suites_wall_time_spans_runs_of_several_invocations(tmp_path):
+def test_the_suites_wall_time_spans_runs_of_several_invocations_without_the_idle_time_between(tmp_path):
     records = [{"started": 100.0, "ended": 160.0}, {"started": 150.0, "ended": 400.0}, {"started": None}]
     assert transfer.suite_wall(records) == 300.0
+    # a later invocation (1,000 s after) adds its own 50 s, not the idle time in between
+    later = records + [{"started": 1400.0, "ended": 1430.0}, {"started": 1420.0, "ended": 1450.0}]
+    assert transfer.suite_wall(later) == 350.0
+    # a run inside another's interval adds nothing
+    assert transfer.suite_wall([{"started": 0.0, "ended": 100.0}, {"started": 10.0, "ended": 20.0}]) == 100.0
     assert transfer.suite_wall([{"started": None, "ended": None}]) is None
 
 
