@@ -79,10 +79,12 @@ bench-frontier: bench-install
 
 # Wang et al.'s scenario 4 (span NER teacher) and case 2b (second-order parser teacher) rows: the
 # transfer suite with those teachers (about an hour per teacher on 2 cores, --reuse resumes):
-# benchmarks/results/transfer_$(REGIME)_{ner_span,dep_second_order}.*
+# benchmarks/results/transfer_$(REGIME)_{ner_span,dep_second_order}.*, then both beside the first-order
+# teachers' rows: benchmarks/results/scenarios_$(REGIME).* (benchmarks/scenarios.py)
 bench-scenarios: bench-install
 	$(PY) benchmarks/transfer.py ner_span --regime $(REGIME) $(BENCH_ARGS)
 	$(PY) benchmarks/transfer.py dep_second_order --regime $(REGIME) $(BENCH_ARGS)
+	$(PY) benchmarks/scenarios.py --regime $(REGIME)
 
 # How far the second-order parser's MFVI marginals are from the exact ones (enumeration, short
 # dev sentences): benchmarks/results/mfvi_gap.*

@@ -460,8 +460,14 @@ def transfer_rows(result: Dict) -> List[Tuple[str, Dict[str, List[float]]]]:
         row = rows.setdefault(run["model"], {"dev": [], "test": [], "ood": []})
         for split in row:
             row[split].append(run[split])
-    # no KD first, then each objective without and with the transfer set
-    return sorted(rows.items(), key=lambda item: (item[0] != "no KD", item[0].endswith("transfer set")))
+    # the plain students first, then each objective without and with the transfer set
+    return sorted(rows.items(), key=lambda item: (not item[0].startswith("no KD"), item[0].endswith("transfer set")))
+
+
+def plain_model(model: str, meta: Dict) -> str:
+    """The plain student a row of `transfer_rows` is measured against: `meta["plain_of"]` of its
+    objective (the row's name less " + transfer set") or "no KD"."""
+    return meta.get("plain_of", {}).get(model.replace(" + transfer set", ""), "no KD")
 
 
 #: the student presets of transfer.py (common.libsonnet), as the tables name them
@@ -476,14 +482,14 @@ def transfer_markdown(result: Dict) -> str:
     meta, teacher = result["meta"], result["teacher"]
     metric, ood = meta["metric"], meta["ood_name"]
     rows = transfer_rows(result)
-    plain = dict(rows)["no KD"]
-    plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
     header = ["model", f"dev {metric}", f"EWT test {metric}", "Δ test vs no KD", "test gap closed",
               f"{ood} {metric} (out of domain)", f"{ood} gap closed"]
     lines = [["teacher", f"{teacher['dev']:.2f}", f"{teacher['test']:.2f}", "", "", f"{teacher['ood']:.2f}", ""]]
     for model, row in rows:
         test, out = statistics.mean(row["test"]), statistics.mean(row["ood"])
-        is_plain = model == "no KD"
+        plain = dict(rows)[plain_model(model, meta)]
+        plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
+        is_plain = model.startswith("no KD")
         lines.append([model, mean_std(row["dev"], scale=1), mean_std(row["test"], scale=1),
                       "" if is_plain else f"{test - plain_test:+.2f}",
                       "" if is_plain else _gap(test, plain_test, teacher["test"]),
@@ -507,7 +513,9 @@ def transfer_markdown(result: Dict) -> str:
     parts.append(
         f"Means ± standard deviations over seeds {seeds}; dev = the full EWT dev set at the best epoch "
         f"(model selection), test = the full EWT test set, {ood} = out of domain (`{meta['files']['ood']}`), "
-        f"each with that epoch's model; gap closed = (student − no KD) / (teacher − no KD). "
+        f"each with that epoch's model; gap closed = (student − no KD) / (teacher − no KD)"
+        + ("".join(f"; the {model}'s against the {plain}" for model, plain in meta.get("plain_of", {}).items()))
+        + ". "
         f"Training data `{meta['files']['train']}` ({meta['train_sentences']:,} sentences). "
         + (f"Teacher `{meta['teacher_config']}`, {meta['teacher_epochs']} epochs, best epoch on dev "
            f"{teacher['best_epoch']}: {meta['teacher_train_seconds'] / 60:.0f} min of training epochs (not in the "
@@ -526,13 +534,14 @@ def transfer_headline(result: Dict) -> str:
     meta, teacher = result["meta"], result["teacher"]
     metric, ood = meta["metric"], meta["ood_name"]
     rows = dict(transfer_rows(result))
-    plain = rows.pop("no KD")
-    plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
-    lines = [["teacher", f"{teacher['test']:.2f}", "", "", f"{teacher['ood']:.2f}", ""],
-             ["no KD", f"{plain_test:.2f}", "", "", f"{plain_ood:.2f}", ""]]
+    lines = [["teacher", f"{teacher['test']:.2f}", "", "", f"{teacher['ood']:.2f}", ""]]
+    lines += [[model, f"{statistics.mean(row['test']):.2f}", "", "", f"{statistics.mean(row['ood']):.2f}", ""]
+              for model, row in rows.items() if model.startswith("no KD")]
     for model, row in rows.items():
-        if model.endswith(" + transfer set"):
+        if model.endswith(" + transfer set") or model.startswith("no KD"):
             continue
+        plain = rows[plain_model(model, meta)]
+        plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
         alone, added = statistics.mean(row["test"]), rows[model + " + transfer set"]
         test, out = statistics.mean(added["test"]), statistics.mean(added["ood"])
         lines.append([model, f"{alone:.2f}", f"{test:.2f}", _gap(test, plain_test, teacher["test"]),
@@ -551,7 +560,8 @@ def transfer_curve(result: Dict):
     if not curve:
         return None
     objective, seed = curve[0]["objective"], curve[0]["seed"]
-    plain = next(r for r in runs if r["model"] == "no KD" and r["seed"] == seed)
+    baseline = plain_model(objective, result["meta"])
+    plain = next(r for r in runs if r["model"] == baseline and r["seed"] == seed)
     points = [r for r in runs if r["objective"] == objective and r["seed"] == seed]
     points.sort(key=lambda r: r["transfer"])
     return objective, [(r["transfer"], r["test"], r["ood"], plain["test"], plain["ood"]) for r in points]
@@ -702,7 +712,45 @@ def plot_frontier(result: Dict, out: Path) -> None:
 
 
 # the per-file renderers of `render(path)` (besides `{task}.json`)
+def scenarios_markdown(result: Dict) -> str:
+    """`scenarios_{regime}.md` (`scenarios.py`): Wang et al.'s scenarios side by side, one row per
+    teacher ⇒ student and objective, with each teacher's own scores, and the suites not yet run."""
+    header = ["case", "teacher ⇒ student", "objective", "teacher's marginals", "teacher test / out of domain",
+              "no KD test", "KD test", "KD + transfer set: test", "out of domain", "test gap closed"]
+    lines = []
+    for row in result["rows"]:
+        def score(value: Optional[float]) -> str:
+            return "—" if value is None else f"{value:.2f}"
+        gap = "—" if row["transfer_test"] is None or row["plain_test"] is None else \
+            _gap(row["transfer_test"], row["plain_test"], row["teacher_test"])
+        objective = row["objective"].split(",")[0]
+        lines.append([row["case"], f"{row['teacher']} ⇒ {row['student']}", objective, row["marginals"],
+                      f"{row['teacher_test']:.2f} / {row['teacher_ood']:.2f} {row['metric']} ({row['ood_name']})",
+                      score(row["plain_test"]), score(row["kd_test"]), score(row["transfer_test"]),
+                      score(row["transfer_ood"]), gap])
+    parts = [f"### Wang et al.'s scenarios ({result['meta']['regime']} data)",
+             f"Command: `{result['meta']['command']}`", _table(header, lines)]
+    seeds = sorted({len(row["seeds"]) for row in result["rows"]})
+    parts.append(
+        "Means over " + "/".join(map(str, seeds)) + " seeds of the tiny student (`transfer.py`'s suites: "
+        + ", ".join(f"`{name}`" for name in result["meta"]["sources"].values())
+        + "); test = the full EWT test set, out of domain = UNER-PUD (NER) or UD-GUM (parsing); "
+        "no KD = the same student trained on gold only (the softmax student's own for a softmax "
+        "student); gap closed = (KD + transfer set − no KD) / (teacher − no KD) on test. "
+        "Each teacher is all-MiniLM-L6-v2 fine-tuned with its own structure on top, trained as the suite says.")
+    commands: "OrderedDict[str, List[str]]" = OrderedDict()
+    for m in result["missing"]:
+        commands.setdefault(m["command"], []).append(
+            f"case {m['case']}, {m['teacher']} ⇒ {m['student']}, {m['objective'].split(',')[0]}")
+    if commands:
+        parts.append("Not measured yet: " + " ".join(f"{'; '.join(rows)} (`{command}`)."
+                                                     for command, rows in commands.items()))
+    return "\n\n".join(parts) + "\n"
+
+
 FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
+    "scenarios_low": scenarios_markdown,
+    "scenarios_full": scenarios_markdown,
     "ner_agreement": lambda result: agreement_markdown("ner", result),
     "dep_agreement": lambda result: agreement_markdown("dep", result),
     "ner_teacher_casing": casing_markdown,
@@ -774,6 +822,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
     "frontier-full-ner": ("frontier_full_ner.json", lambda result: _body(frontier_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
+    "wang-scenarios-full": ("scenarios_full.json", lambda result: _body(scenarios_markdown(result))),
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
     "static-subword-options": ("static_subword_options.json", lambda result: _body(static_options_markdown(result))),

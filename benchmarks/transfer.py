@@ -89,13 +89,19 @@ TASKS = {
 # transfer sets, other teachers — a span-based NER teacher (its CRF and softmax students) and a
 # second-order (sibling, MFVI) parser teacher (the biaffine student and the dependency tagger)
 # (the tiny student only: no preset configs of theirs)
+# A task's "baselines" are further plain students (name, config), trained once per seed; its
+# "plain_of" names the plain student an objective's student is measured against (default "no KD").
 TASKS["ner_span"] = {**TASKS["ner"], "teacher": "ner_span_teacher_transformer", "presets": False,
                      "objectives": [("structural, CRF student", "ner_span_struct_kd", {}),
-                                    ("posterior, softmax student", "ner_span_posterior_kd", {})]}
+                                    ("posterior, softmax student", "ner_span_posterior_kd", {})],
+                     "baselines": [("no KD, softmax student", "ner_softmax_baseline")],
+                     "plain_of": {"posterior, softmax student": "no KD, softmax student"}}
 TASKS["dep_second_order"] = {**TASKS["dep"], "teacher": "dep_second_order_teacher_transformer", "presets": False,
                              "objectives": [("structural", "dep_second_order_struct_kd", {}),
                                             ("local", "dep_second_order_local_kd", {}),
-                                            ("structural, dependency tagger (case 2b)", "dep_tagger_second_order_kd", {})]}
+                                            ("structural, dependency tagger (case 2b)", "dep_tagger_second_order_kd", {})],
+                             "baselines": [("no KD, dependency tagger", "dep_tagger")],
+                             "plain_of": {"structural, dependency tagger (case 2b)": "no KD, dependency tagger"}}
 # student presets (common.libsonnet): the config of a preset's run is the tiny student's config
 # name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
 STUDENTS = ("tiny", "static_subword", "minilm_l2")
@@ -364,6 +370,9 @@ def main() -> None:
     for seed in seeds:
         jobs.append(({"model": "no KD", "objective": None, "transfer": 0, "seed": seed},
                      preset_config(spec["plain"], args.student), runs / f"s{seed}" / "no_kd", {**base, **seeded(seed)}))
+        for name, config in spec.get("baselines", []):
+            jobs.append(({"model": name, "objective": None, "transfer": 0, "seed": seed},
+                         config, runs / f"s{seed}" / config, {**base, **seeded(seed)}))
         for name, config, extra in spec["objectives"]:
             for size in (0, data["transfer"]["sentences"]):
                 fields = {"model": name + (" + transfer set" if size else ""), "objective": name,
@@ -404,6 +413,7 @@ def main() -> None:
         | {"ood": os.path.relpath(data["ood"]["path"], ROOT)},
         "teacher_config": args.teacher or spec["teacher"], "teacher_epochs": None if args.teacher else teacher_epochs,
         "teacher_train_seconds": sum(teacher["epoch_seconds"]), "fill_seconds": fill_seconds,
+        "plain_of": spec.get("plain_of", {}),
         "student": args.student, "student_epochs": student_epochs, "seeds": seeds, "workers": args.workers,
         # from the first student's start to the last one's end (across --reuse invocations)
         "suite_wall_seconds": suite_wall(records) or time.perf_counter() - suite_started,

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from allennlp.common import Params
 
 from tests.benchmark_modules import load
 
@@ -226,3 +227,44 @@ def test_evaluate_swaps_only_the_readers_that_would_crash(tmp_path, monkeypatch,
     overrides = json.loads(calls[0][calls[0].index("-o") + 1])
     assert ("dataset_reader.type" in overrides) == swapped
     assert overrides.get("model.type") == transfer.CHECKED_MODELS.get(model)
+
+
+def test_an_objective_with_its_own_plain_student_is_measured_against_it():
+    # the span suite: a softmax student's gaps are against the softmax student with no KD
+    result = synthetic()
+    for seed, shift in ((13, 0.0), (23, 2.0)):
+        result["runs"] += [
+            _run("no KD, softmax student", None, 0, seed, 20 + shift, 20 + shift, 5 + shift),
+            _run("posterior, softmax student", "posterior, softmax student", 0, seed, 25 + shift, 26 + shift, 8 + shift),
+            _run("posterior, softmax student + transfer set", "posterior, softmax student", 100, seed,
+                 40 + shift, 41 + shift, 15 + shift)]
+    result["meta"]["plain_of"] = {"posterior, softmax student": "no KD, softmax student"}
+    lines = report.transfer_markdown(result).splitlines()
+    # both plain students come first, with no gap of their own
+    models = [line.split(" | ")[0] for line in lines if line.startswith("| ")][1:]
+    assert models[:3] == ["| teacher", "| no KD", "| no KD, softmax student"]
+    assert "| no KD, softmax student | 21.00 ± 1.41 | 21.00 ± 1.41 |  |  | 6.00 ± 1.41 |  |" in lines
+    # 42 against 21 of a 40-point gap = 52 % (against the CRF student's 31 it would be 37 %)
+    row = next(line for line in lines if line.startswith("| posterior, softmax student + transfer set |"))
+    assert row == "| posterior, softmax student + transfer set | 41.00 ± 1.41 | 42.00 ± 1.41 | +21.00 | 52 % | 16.00 ± 1.41 | 29 % |"
+    # the CRF objective is still measured against the CRF student
+    assert "| structural + transfer set | 46.00 ± 1.41 | 47.00 ± 1.41 | +16.00 | 53 % | 21.00 ± 1.41 | 34 % |" in lines
+    assert "the posterior, softmax student's against the no KD, softmax student" in report.transfer_markdown(result)
+    headline = report.transfer_headline(result).splitlines()
+    assert "| posterior, softmax student | 27.00 | 42.00 | 52 % | 16.00 | 29 % |" in headline
+    assert "| no KD, softmax student | 21.00 |  |  | 6.00 |  |" in headline
+
+
+@pytest.mark.parametrize("task", ["ner_span", "dep_second_order"])
+def test_a_scenario_suites_own_baselines_are_its_students_less_their_teacher(task):
+    # the span suite's softmax student and the second-order suite's dependency tagger are measured
+    # against the same student trained on gold only, not against the CRF tagger / biaffine parser
+    spec = transfer.TASKS[task]
+    configs = {name: config for name, config, _ in spec["objectives"]}
+    baselines = dict(spec["baselines"])
+    assert set(spec["plain_of"]) <= set(configs) and set(spec["plain_of"].values()) == set(baselines)
+    for objective, plain in spec["plain_of"].items():
+        kd = Params.from_file(f"training_configs/{configs[objective]}.jsonnet").as_dict()["model"]
+        bare = Params.from_file(f"training_configs/{baselines[plain]}.jsonnet").as_dict()["model"]
+        assert "teacher" not in bare and "distillation" not in bare
+        assert {k: v for k, v in kd.items() if k not in ("teacher", "distillation")} == bare
