@@ -821,6 +821,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-full-ner": ("transfer_full_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
     "frontier-full-ner": ("frontier_full_ner.json", lambda result: _body(frontier_markdown(result))),
+    "frontier-full-dep": ("frontier_full_dep.json", lambda result: _body(frontier_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "wang-scenarios-full": ("scenarios_full.json", lambda result: _body(scenarios_markdown(result))),
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
