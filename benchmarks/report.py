@@ -461,7 +461,13 @@ def transfer_rows(result: Dict) -> List[Tuple[str, Dict[str, List[float]]]]:
         for split in row:
             row[split].append(run[split])
     # the plain students first, then each objective without and with the transfer set
-    return sorted(rows.items(), key=lambda item: (not item[0].startswith("no KD"), item[0].endswith("transfer set")))
+    return sorted(rows.items(), key=lambda item: (not is_plain(item[0]), item[0].endswith("transfer set")))
+
+
+def is_plain(model: str) -> bool:
+    """Whether a row of `transfer_rows` is a student trained without KD ("no KD", or a suite's
+    further baseline, "no KD, softmax student")."""
+    return model.startswith("no KD")
 
 
 def plain_model(model: str, meta: Dict) -> str:
@@ -482,18 +488,19 @@ def transfer_markdown(result: Dict) -> str:
     meta, teacher = result["meta"], result["teacher"]
     metric, ood = meta["metric"], meta["ood_name"]
     rows = transfer_rows(result)
+    by_model = dict(rows)
     header = ["model", f"dev {metric}", f"EWT test {metric}", "Δ test vs no KD", "test gap closed",
               f"{ood} {metric} (out of domain)", f"{ood} gap closed"]
     lines = [["teacher", f"{teacher['dev']:.2f}", f"{teacher['test']:.2f}", "", "", f"{teacher['ood']:.2f}", ""]]
     for model, row in rows:
         test, out = statistics.mean(row["test"]), statistics.mean(row["ood"])
-        plain = dict(rows)[plain_model(model, meta)]
+        plain = by_model[plain_model(model, meta)]
         plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
-        is_plain = model.startswith("no KD")
+        bare = is_plain(model)
         lines.append([model, mean_std(row["dev"], scale=1), mean_std(row["test"], scale=1),
-                      "" if is_plain else f"{test - plain_test:+.2f}",
-                      "" if is_plain else _gap(test, plain_test, teacher["test"]),
-                      mean_std(row["ood"], scale=1), "" if is_plain else _gap(out, plain_ood, teacher["ood"])])
+                      "" if bare else f"{test - plain_test:+.2f}",
+                      "" if bare else _gap(test, plain_test, teacher["test"]),
+                      mean_std(row["ood"], scale=1), "" if bare else _gap(out, plain_ood, teacher["ood"])])
     regime = {"low": "low-resource: 1,000 labeled EWT sentences", "full": "full EWT training set"}[meta["regime"]]
     student = STUDENT_NAMES[meta.get("student", "tiny")]
     parts = [f"### {meta['task'].upper()}, {regime}; transfer set {meta['transfer_sentences']:,} unlabeled sentences; "
@@ -536,9 +543,9 @@ def transfer_headline(result: Dict) -> str:
     rows = dict(transfer_rows(result))
     lines = [["teacher", f"{teacher['test']:.2f}", "", "", f"{teacher['ood']:.2f}", ""]]
     lines += [[model, f"{statistics.mean(row['test']):.2f}", "", "", f"{statistics.mean(row['ood']):.2f}", ""]
-              for model, row in rows.items() if model.startswith("no KD")]
+              for model, row in rows.items() if is_plain(model)]
     for model, row in rows.items():
-        if model.endswith(" + transfer set") or model.startswith("no KD"):
+        if model.endswith(" + transfer set") or is_plain(model):
             continue
         plain = rows[plain_model(model, meta)]
         plain_test, plain_ood = statistics.mean(plain["test"]), statistics.mean(plain["ood"])
@@ -717,10 +724,11 @@ def scenarios_markdown(result: Dict) -> str:
     teacher ⇒ student and objective, with each teacher's own scores, and the suites not yet run."""
     header = ["case", "teacher ⇒ student", "objective", "teacher's marginals", "teacher test / out of domain",
               "no KD test", "KD test", "KD + transfer set: test", "out of domain", "test gap closed"]
+    def score(value: Optional[float]) -> str:
+        return "—" if value is None else f"{value:.2f}"
+
     lines = []
     for row in result["rows"]:
-        def score(value: Optional[float]) -> str:
-            return "—" if value is None else f"{value:.2f}"
         gap = "—" if row["transfer_test"] is None or row["plain_test"] is None else \
             _gap(row["transfer_test"], row["plain_test"], row["teacher_test"])
         objective = row["objective"].split(",")[0]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402
 from run import git_commit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +38,8 @@ SCENARIOS = (
 )
 
 
-def _mean(runs: List[Dict], model: str, split: str) -> Optional[float]:
-    values = [r[split] for r in runs if r["model"] == model and not r.get("curve") and r.get(split) is not None]
+def _mean(rows: Dict[str, Dict[str, List[float]]], model: str, split: str) -> Optional[float]:
+    values = [v for v in rows.get(model, {}).get(split, []) if v is not None]
     return statistics.mean(values) if values else None
 
 
@@ -52,11 +53,11 @@ def gather(results: Path, regime: str) -> Dict:
                             "command": f"python benchmarks/transfer.py {task} --regime {regime} --reuse"})
             continue
         suite = json.loads(path.read_text())
-        meta, runs = suite["meta"], suite["runs"]
-        if not any(r["model"] == objective for r in runs):
+        meta, runs = suite["meta"], dict(report.transfer_rows(suite))
+        if objective not in runs:
             raise ValueError(f"{path.name} has no runs of the objective {objective!r}")
         sources[task] = path.name
-        plain = meta.get("plain_of", {}).get(objective, "no KD")
+        plain = report.plain_model(objective, meta)
         rows.append({
             "case": case, "task": task, "objective": objective, "teacher": teacher, "student": student,
             "marginals": marginals, "metric": meta["metric"], "ood_name": meta["ood_name"],
@@ -81,7 +82,6 @@ def main() -> None:
     result = gather(results, args.regime)
     out = results / f"scenarios_{args.regime}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
-    import report  # noqa: E402 (renders the file just written)
     report.render(out)
 
 

@@ -415,7 +415,7 @@ def main() -> None:
         "teacher_train_seconds": sum(teacher["epoch_seconds"]), "fill_seconds": fill_seconds,
         "plain_of": spec.get("plain_of", {}),
         "student": args.student, "student_epochs": student_epochs, "seeds": seeds, "workers": args.workers,
-        # from the first student's start to the last one's end (across --reuse invocations)
+        # the time any student was training, across --reuse invocations (suite_wall)
         "suite_wall_seconds": suite_wall(records) or time.perf_counter() - suite_started,
         "wall_seconds": time.perf_counter() - started,
         "machine": machine(), "git_commit": git_commit(),
