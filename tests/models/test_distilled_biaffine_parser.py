@@ -21,6 +21,7 @@ from allennlp_subkd.distillation.tasks.parser import capture_parser_scores
 from allennlp_subkd.modules.fast_bilinear import bilinear_pairs
 from allennlp_subkd.structures.arcs import gold_tree_nll
 from allennlp_subkd.modules.fast_bilinear import FastBilinear
+from allennlp_subkd.models.distilled_biaffine_parser import labelled_mst_decode
 
 STUDENT = "fixtures/configs/dep_student.jsonnet"
 TINY = "fixtures/dep/tiny.conllu"
@@ -300,7 +301,30 @@ class TestDistilledBiaffineParser(ModelTestCase):
             assert out_fast["loss"].item() == pytest.approx(out_slow["loss"].item(), rel=1e-5)
             if mode == "eval":  # MST decoding: relation scores of all pairs
                 assert torch.equal(out_fast["heads"], out_slow["heads"])
-                assert torch.equal(out_fast["head_tags"], out_slow["head_tags"])
+                mask = out_fast["mask"]  # the stock decoder leaves padding's relations arbitrary
+                assert torch.equal(out_fast["head_tags"][mask], out_slow["head_tags"][mask])
+
+    @pytest.mark.parametrize("scale", [1.0, 10.0])
+    def test_the_labelled_mst_decoder_decodes_like_the_stock_one(self, scale):
+        """`labelled_mst_decode` (no `[batch, relations, n, n]` energy) returns the stock
+        `_mst_decode`'s heads and relations, padding and a one-word sentence included."""
+        from allennlp_models.structured_prediction import BiaffineDependencyParser
+
+        slow = self._model(teacher=None, distillation=None, fast_relation_scorer=False)
+        dim = slow.tag_bilinear.in1_features
+        generator = torch.Generator().manual_seed(int(scale))
+        for _ in range(20):
+            lengths = torch.tensor([9, 2, 6, 9, 1])  # the root included
+            mask = torch.arange(9).unsqueeze(0) < lengths.unsqueeze(1)
+            head = torch.randn(5, 9, dim, generator=generator) * scale
+            child = torch.randn(5, 9, dim, generator=generator) * scale
+            arcs = torch.randn(5, 9, 9, generator=generator) * scale
+            with torch.no_grad():
+                heads, tags = BiaffineDependencyParser._mst_decode(slow, head, child, arcs, mask)
+                fast_heads, fast_tags = labelled_mst_decode(slow.tag_bilinear, head, child, arcs, mask)
+            assert torch.equal(fast_heads, heads) and fast_heads.dtype == heads.dtype
+            assert torch.equal(fast_tags[mask], tags[mask])  # the stock one leaves padding's arbitrary
+            assert not fast_heads[~mask].any() and not fast_tags[~mask].any() and not fast_tags[:, 0].any()
 
     def test_a_stock_biaffine_parser_archive_loads_into_the_fast_scorer_unchanged(self):
         stock = load_archive(TEACHER).model
@@ -318,7 +342,9 @@ class TestDistilledBiaffineParser(ModelTestCase):
         tensors = batch.as_tensor_dict()
         expected, got = stock(**tensors), ours(**tensors)
         assert got["loss"].item() == pytest.approx(expected["loss"].item(), rel=1e-5)
-        assert torch.equal(got["heads"], expected["heads"]) and torch.equal(got["head_tags"], expected["head_tags"])
+        mask = got["mask"]
+        assert torch.equal(got["heads"], expected["heads"])
+        assert torch.equal(got["head_tags"][mask], expected["head_tags"][mask])
 
     def _instances(self, sentences):
         """(words, pos, heads, relations) -> indexed instances of the student's reader."""
