@@ -671,6 +671,9 @@ def frontier_markdown(result: Dict) -> str:
         transformers = {"seeds": f" ({layered[0].get('seeds', meta['seeds'])} for the transformer students)",
                         "epochs": f" ({meta['transformer_epochs']} for the transformer students `minilm_l{{k}}`: "
                                   "the first k of all-MiniLM-L6-v2's layers)"}
+    own = [f"`{student['label']}`: {student['epochs']}" for student in result["students"] if student.get("epochs")]
+    if own:
+        transformers["epochs"] += f" ({', '.join(own)})"
     return (f"### {meta['task'].upper()} ({meta['regime']}): which student for which CPU budget\n\n" + _table(header, lines)
             + f"\n\nStudents trained on {meta['train_sentences']:,} sentences + {meta['transfer_sentences']:,} "
             f"unlabeled transfer sentences with `{meta['objective']}` KD (KD + transfer) or alone (no KD); seeds "

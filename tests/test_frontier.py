@@ -22,6 +22,10 @@ def test_tiny_and_static_runs_are_the_transfer_suites_own(tmp_path):
     plain, kd = frontier.run_folders(tmp_path, "static_subword", "static_subword", None, 23,
                                      "ner_static_subword_struct_kd")
     assert kd == tmp_path / "static_subword" / "s23" / "ner_static_subword_struct_kd_transfer"
+    plain, kd = frontier.run_folders(tmp_path, "static_subword_e20", "static_subword", None, 13,
+                                     "dep_static_subword_struct_kd", 20)
+    assert (plain, kd) == (tmp_path / "frontier" / "static_subword_e20" / "s13" / "no_kd",
+                           tmp_path / "frontier" / "static_subword_e20" / "s13" / "kd_transfer")
     plain, kd = frontier.run_folders(tmp_path, "minilm_l3", "minilm_l2", 3, 13, "ner_minilm_l2_struct_kd")
     assert (plain, kd) == (tmp_path / "frontier" / "minilm_l3" / "s13" / "no_kd",
                            tmp_path / "frontier" / "minilm_l3" / "s13" / "kd_transfer")
@@ -81,6 +85,8 @@ def test_the_table_has_ratios_fractions_of_the_teacher_and_the_frontier(tmp_path
     result = _result()
     result["students"] = result["students"][:2]  # no transformer student: no word of them
     assert "transformer students" not in report.frontier_markdown(result)
+    result["students"].append({**result["students"][1], "label": "static_subword_e20", "epochs": 20})
+    assert "10 epochs (`static_subword_e20`: 20)" in report.frontier_markdown(result)
 
 
 def test_render_writes_the_table_and_the_plot(tmp_path):
