@@ -1,6 +1,6 @@
 """A `torch.nn.Bilinear` whose forward pass is one matrix product and one batched product."""
 import contextlib
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional
 
 import torch
 
@@ -21,37 +21,19 @@ class FastBilinear(torch.nn.Bilinear):
     the CPU (`tests/modules/test_fast_bilinear.py` checks equality; the benchmark reports the
     parser's epoch time before and after).
 
-    Two ways to skip work a biaffine parser repeats:
-
-    - `sharing_projection()`: inside the block, calls with the *same* `x2` tensor object reuse
-      its projection. `BiaffineDependencyParser` scores the relations of the gold heads (its
-      loss) and of the predicted heads (greedy decoding) against the same dependent vectors, and
-      a distilled parser the teacher's heads too (`bilinear_at`): one projection serves all.
-    - `pairs_of(head, child)`: the `n²` expanded pairs of the MST decoder are scored from the
-      `n` head and dependent vectors (`bilinear_pairs`).
+    `sharing_projection()` skips work a biaffine parser repeats: inside the block, calls with
+    the *same* `x2` tensor object reuse its projection. `BiaffineDependencyParser` scores the
+    relations of the gold heads (its loss) and of the predicted heads (greedy decoding) against
+    the same dependent vectors, and a distilled parser the teacher's heads too (`bilinear_at`):
+    one projection serves all. The MST decoder's relation scores of all pairs come from
+    `bilinear_pairs` (the `n` head and dependent vectors, not the `n²` expanded pairs).
 
     The distilled biaffine parser swaps its relation scorer `tag_bilinear` (built by
     `BiaffineDependencyParser.__init__` as a `torch.nn.Bilinear`) to this class, so its
     archives and a stock `biaffine_parser`'s weights load unchanged.
     """
 
-    _pairs: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
     _shared: Optional[Dict[str, torch.Tensor]] = None
-
-    @contextlib.contextmanager
-    def pairs_of(self, head: torch.Tensor, child: torch.Tensor) -> Iterator[None]:
-        """
-        Inside the block, a call whose inputs are the expanded pairs of `head` and `child`
-        (`[batch, n, dim]`): `input1[b, h, d] = head[b, h]`, `input2[b, h, d] = child[b, d]`,
-        shape `[batch, n, n, dim]` (what `BiaffineDependencyParser._mst_decode` builds) is
-        computed from the `n` head and `n` dependent vectors (`bilinear_pairs`) instead of the
-        `n²` pairs: `n` times fewer multiplications, the same result.
-        """
-        self._pairs = (head, child)
-        try:
-            yield
-        finally:
-            self._pairs = None
 
     @contextlib.contextmanager
     def sharing_projection(self) -> Iterator[None]:
@@ -79,11 +61,6 @@ class FastBilinear(torch.nn.Bilinear):
 
     def forward(self, input1: torch.Tensor, input2: torch.Tensor) -> torch.Tensor:
         """`input1 [..., in1]`, `input2 [..., in2]` (same leading shape) -> `[..., out]`."""
-        if self._pairs is not None:
-            head, child = self._pairs
-            batch_size, n, _ = head.shape
-            if input1.shape[:3] == (batch_size, n, n) and input1.dim() == 4:
-                return bilinear_pairs(self, head, child).transpose(1, 2)
         out_features, in1, in2 = self.weight.shape
         leading = input1.shape[:-1]
         rows1 = input1.reshape(-1, 1, in1)

@@ -42,23 +42,6 @@ def test_large_inputs_are_chunked_with_the_same_result(monkeypatch):
     assert torch.allclose(fast(x1, x2), slow(x1, x2), atol=1e-12)
 
 
-def test_pairs_of_scores_the_expanded_pairs_from_the_vectors():
-    """What BiaffineDependencyParser._mst_decode feeds the scorer: head vectors expanded
-    along the dependents, dependent vectors along the heads."""
-    slow, fast = pair(in1=5, in2=5)
-    head, child = torch.randn(2, 4, 5, dtype=torch.float64), torch.randn(2, 4, 5, dtype=torch.float64)
-    expanded_head = head.unsqueeze(2).expand(2, 4, 4, 5).contiguous()
-    expanded_child = child.unsqueeze(1).expand(2, 4, 4, 5).contiguous()
-    expected = slow(expanded_head, expanded_child)
-    with fast.pairs_of(head, child):
-        got = fast(expanded_head, expanded_child)
-        # any other call inside the block is computed as usual
-        x1, x2 = torch.randn(3, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
-        assert torch.allclose(fast(x1, x2), slow(x1, x2), atol=1e-12)
-    assert torch.allclose(got, expected, atol=1e-12)
-    assert fast._pairs is None
-
-
 def test_bilinear_pairs_and_at_against_loops():
     slow, _ = pair(in1=5, in2=5)
     head, child = torch.randn(2, 4, 5, dtype=torch.float64), torch.randn(2, 4, 5, dtype=torch.float64)
