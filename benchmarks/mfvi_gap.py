@@ -17,6 +17,7 @@ averaged over the words; one JSON (`benchmarks/results/mfvi_gap.json`), rendered
 """
 import argparse
 import datetime
+import os
 import json
 import statistics
 import sys
@@ -101,7 +102,7 @@ def main() -> None:
     result = {
         "meta": {
             "command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-            "archive": Path(args.archive).name,
+            "archive": os.path.relpath(Path(args.archive).resolve(), ROOT),
             "data": Path(args.data).name,
             "max_words": args.max_words,
             "sentences": len(sentences),
