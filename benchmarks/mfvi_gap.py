@@ -17,8 +17,8 @@ averaged over the words; one JSON (`benchmarks/results/mfvi_gap.json`), rendered
 """
 import argparse
 import datetime
-import os
 import json
+import os
 import statistics
 import sys
 import time
