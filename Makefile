@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-scenarios bench-frontier bench-mfvi bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
+.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-scenarios bench-frontier bench-mfvi bench-audit bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -91,6 +91,11 @@ bench-scenarios: bench-install
 bench-mfvi: bench-install
 	$(PY) benchmarks/mfvi_gap.py --data ../shared/data/ud_ewt/en_ewt-ud-dev.conllu $(BENCH_ARGS)
 	$(PY) benchmarks/report.py benchmarks/results/mfvi_gap.json
+
+# Does every shipped KD config beat its plain student? Reads the published full-data results
+# (trains nothing): benchmarks/results/defaults_audit.*
+bench-audit: bench-install
+	$(PY) benchmarks/defaults_audit.py
 
 # Choosing the NER KD defaults on dev (needs the teacher: make bench-ner BENCH_ARGS=--only-teacher)
 # and the casing input of the transformer teacher: benchmarks/results/ner_{sweep,teacher_casing}.*

@@ -91,6 +91,30 @@ def student_seeds(seeds: List[int], layers: Optional[int], transformer_seeds: Op
     return seeds[:transformer_seeds] if layers and transformer_seeds else seeds
 
 
+def carry_over(published: Dict, teacher: Dict, running: Sequence[str]) -> List[Dict]:
+    """The students of an earlier `frontier.py` result (`published`) that this invocation does not
+    run (`running`: labels), kept as they are with, once, where and beside which teacher speed they
+    were measured (`measured`: commit, date, command, the teacher's throughput of that invocation),
+    so that their × teacher stays a ratio of one invocation. `teacher`: this invocation's teacher
+    record; the earlier one must have the same scores (the same teacher, retrained or not), or the
+    rows would not be comparable: a clear error then."""
+    old = published["teacher"]
+    differs = [split for split in ("dev", "test", "ood") if old.get(split) != teacher.get(split)]
+    if differs:
+        raise SystemExit(f"--merge: the published result's teacher is not this one ({', '.join(differs)}: "
+                         + ", ".join(f"{old.get(s)} vs {teacher.get(s)}" for s in differs)
+                         + "); re-run its students with this teacher instead")
+    kept = []
+    for student in published["students"]:
+        if student["label"] in running:
+            continue
+        measured = student.get("measured") or {
+            "git_commit": published["meta"]["git_commit"], "date": published["meta"]["date"],
+            "command": published["meta"]["command"], "teacher_throughput": old.get("throughput", [])}
+        kept.append({**student, "measured": measured})
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("task", choices=["ner", "dep"])
@@ -109,6 +133,9 @@ def main() -> None:
                              "runs take hours each on a CPU")
     parser.add_argument("--teacher", default=None, help="an archived teacher instead of transfer.py's")
     parser.add_argument("--no-throughput", action="store_true", help="skip the speed measurement")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of the published result (same teacher) for the students not run now, "
+                             "with the teacher speed they were measured beside")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
@@ -130,6 +157,12 @@ def main() -> None:
         teacher = transfer.train_teacher(args.task, data, out, regime["teacher_epochs"], args.threads)
     cache = out / "teacher_store"
     transfer.fill(teacher["archive"], data, cache, out, args.threads)
+    chosen = [s for s in STUDENTS if s[0] in args.students]
+    published = Path(args.results_dir) / f"frontier_{args.regime}_{args.task}.json"
+    kept = []  # checked before any student trains
+    if args.merge and published.exists():
+        kept = carry_over(json.loads(published.read_text()), transfer.record(teacher, key, model="teacher"),
+                          [label for label, *_ in chosen])
 
     seeds = [13 + 10 * i for i in range(args.seeds)]
     base = {"train_data_path": data["train"], "validation_data_path": data["dev"], "test_data_path": data["test"]}
@@ -137,7 +170,6 @@ def main() -> None:
           "data_loader.type": "transfer_set",
           "data_loader.transfer_set": {"path": data["transfer"]["path"], "format": data["transfer"]["format"]}}
     jobs = []
-    chosen = [s for s in STUDENTS if s[0] in args.students]
     for label, preset, layers, own_epochs in chosen:
         epochs = own_epochs or (args.transformer_epochs if layers else (args.student_epochs or regime["student_epochs"]))
         extra = {**base, "trainer.num_epochs": epochs,
@@ -183,6 +215,9 @@ def main() -> None:
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)
     path = results / f"frontier_{args.regime}_{args.task}.json"
+    if kept:
+        order = [label for label, *_ in STUDENTS]
+        result["students"] = sorted(result["students"] + kept, key=lambda student: order.index(student["label"]))
     path.write_text(json.dumps(result, indent=1) + "\n")
     logger.info("wrote %s", path)
     import subprocess

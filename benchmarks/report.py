@@ -620,8 +620,20 @@ def frontier_rows(result: Dict) -> List[Dict]:
                      "kd_test": mean_of(student["kd"], "test"), "kd_ood": mean_of(student["kd"], "ood"),
                      "plain_test": mean_of(student["no_kd"], "test"), "plain_ood": mean_of(student["no_kd"], "ood"),
                      "kd_std": statistics.stdev(kd_tests) if len(kd_tests) > 1 else None,
-                     "seeds": len(kd_tests)})
+                     "seeds": len(kd_tests),
+                     # rows kept from an earlier invocation (`frontier.py --merge`): the teacher's speed then
+                     "reference": speeds(student["measured"]["teacher_throughput"]) if student.get("measured") else None})
     return rows
+
+
+def times_teacher(row: Dict, teacher: Dict, threads: int) -> Optional[float]:
+    """A frontier row's words/s over the teacher's measured in the same invocation (its own
+    `reference` for a row kept by `--merge`, else this invocation's teacher row), or None."""
+    words = row["speed"].get(threads)
+    base = (row.get("reference") or teacher["speed"]).get(threads)
+    if words is None or base is None or not base["tokens_per_second"]:
+        return None
+    return words["tokens_per_second"] / base["tokens_per_second"]
 
 
 def frontier_markdown(result: Dict) -> str:
@@ -642,7 +654,8 @@ def frontier_markdown(result: Dict) -> str:
         run = row["speed"].get(threads)
         return None if run is None else run[field]
 
-    points = [(speed(r, 1, "tokens_per_second") or 0.0, r["kd_test"] or 0.0) for r in rows]
+    # × teacher, not words/s: rows kept by `--merge` were timed in another invocation
+    points = [(times_teacher(r, teacher, 1) or 0.0, r["kd_test"] or 0.0) for r in rows]
     frontier = set(pareto(points))
     header = ["model", "parameters", "words/s (1 thr)", "× teacher (1 thr)", "words/s (2 thr)", "× teacher (2 thr)",
               f"test {metric}, no KD", f"test {metric}, KD + transfer", "of the teacher", f"{ood}, KD + transfer",
@@ -653,8 +666,8 @@ def frontier_markdown(result: Dict) -> str:
         first = row["speed"].get(1) or next(iter(row["speed"].values()), None)
         cells.append("" if first is None else f"{first['parameters'] / 1e6:.2f} M")
         for threads in (1, 2):
-            words, base = speed(row, threads, "tokens_per_second"), speed(teacher, threads, "tokens_per_second")
-            cells += ["" if words is None else f"{words:,.0f}", "" if words is None or not base else f"{words / base:.1f}"]
+            words, ratio = speed(row, threads, "tokens_per_second"), times_teacher(row, teacher, threads)
+            cells += ["" if words is None else f"{words:,.0f}", "" if ratio is None else f"{ratio:.1f}"]
         kd = "" if row["kd_test"] is None else f"{row['kd_test']:.2f}" + (
             f" ± {row['kd_std']:.2f}" if row["kd_std"] is not None else "")
         closes = ""
@@ -674,6 +687,17 @@ def frontier_markdown(result: Dict) -> str:
     own = [f"`{student['label']}`: {student['epochs']}" for student in result["students"] if student.get("epochs")]
     if own:
         transformers["epochs"] += f" ({', '.join(own)})"
+    earlier: Dict[Tuple[str, str], List[Dict]] = {}
+    for student in result["students"]:
+        if student.get("measured"):
+            earlier.setdefault((student["measured"]["git_commit"], student["measured"]["date"]), []).append(student)
+    kept = "".join(
+        f" Rows {', '.join(f'`{s}`' for s in (student['label'] for student in group))}: trained and timed by an earlier "
+        f"invocation with the same teacher (commit {commit}, {date}, `{group[0]['measured']['command']}`), "
+        f"their × teacher against the teacher timed then"
+        + "".join(f" ({run['tokens_per_second']:,.0f} words/s at {run['threads']} thread{'s' if run['threads'] > 1 else ''})"
+                  for run in group[0]["measured"]["teacher_throughput"] if run["threads"] == 1) + "."
+        for (commit, date), group in earlier.items())
     return (f"### {meta['task'].upper()} ({meta['regime']}): which student for which CPU budget\n\n" + _table(header, lines)
             + f"\n\nStudents trained on {meta['train_sentences']:,} sentences + {meta['transfer_sentences']:,} "
             f"unlabeled transfer sentences with `{meta['objective']}` KD (KD + transfer) or alone (no KD); seeds "
@@ -683,7 +707,7 @@ def frontier_markdown(result: Dict) -> str:
             f"own process, the first seed's KD archive; × teacher = words/s over the teacher's at the same thread "
             f"count. `KD closes` = (KD − no KD) / (teacher − no KD); frontier = no other model is both faster (1 "
             f"thread) and better (test). Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, "
-            f"{meta['date']}.\n\nCommand: `{meta['command']}`\n")
+            f"{meta['date']}.{kept}\n\nCommand: `{meta['command']}`\n")
 
 
 def plot_frontier(result: Dict, out: Path) -> None:
@@ -691,7 +715,8 @@ def plot_frontier(result: Dict, out: Path) -> None:
     sys.path.insert(0, str(HERE))
     from frontier import pareto
 
-    rows = [r for r in frontier_rows(result) if r["speed"].get(1)]
+    every = frontier_rows(result)
+    teacher, rows = every[0], [r for r in every if r["speed"].get(1)]
     if not rows:
         return
     import matplotlib
@@ -708,7 +733,7 @@ def plot_frontier(result: Dict, out: Path) -> None:
         if r["plain_test"] is not None:
             ax.scatter([x], [r["plain_test"]], color="C1", marker="x", zorder=3)
             ax.plot([x, x], [r["plain_test"], r["kd_test"]], color="grey", linewidth=0.6)
-    order = pareto([(x, r["kd_test"]) for x, r in zip(speeds, rows)])
+    order = pareto([(times_teacher(r, teacher, 1) or 0.0, r["kd_test"]) for r in rows])
     ax.plot([speeds[i] for i in order], [rows[i]["kd_test"] for i in order], "--", color="C0", label="Pareto frontier")
     ax.scatter([], [], color="C1", marker="x", label="no KD")
     ax.scatter([], [], color="C0", label="KD + transfer set")
@@ -759,6 +784,41 @@ def scenarios_markdown(result: Dict) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def audit_markdown(result: Dict) -> str:
+    """`defaults_audit.json` (`defaults_audit.py`): every shipped KD config against the plain student
+    of its architecture, the measurement its verdict comes from, and the transfer set's."""
+    header = ["config", "plain student", "teacher (results file)", "seeds", "Δ dev", "Δ test",
+              "+ transfer set: Δ dev", "Δ test", "verdict (as shipped: no transfer set)"]
+    lines = []
+    for row in result["configs"]:
+        measured = row["measurements"]
+        best = next((e for e in measured if e["source"] == row.get("from") and not e["transfer"]), None)
+        with_transfer = [e for e in measured if e["transfer"]]
+        # the transfer-set run of the verdict's source, else the first with one
+        extra = next((e for e in with_transfer if best and e["source"] == best["source"]),
+                     with_transfer[0] if with_transfer else None)
+        shown = best or extra
+        lines.append([f"`{row['config']}`", f"`{row['plain']}`",
+                      "" if shown is None else f"{shown['teacher']} (`{shown['source']}`)",
+                      "" if shown is None else str(shown["seeds"]),
+                      "" if best is None else f"{best['kd_dev'] - best['plain_dev']:+.2f}",
+                      "" if best is None else f"{best['kd_test'] - best['plain_test']:+.2f}",
+                      "" if extra is None else f"{extra['kd_dev'] - extra['plain_dev']:+.2f}",
+                      "" if extra is None else f"{extra['kd_test'] - extra['plain_test']:+.2f}",
+                      row["verdict"]])
+    counts: "OrderedDict[str, int]" = OrderedDict()
+    for row in result["configs"]:
+        counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+    return (f"### Do the shipped KD configs beat their plain student?\n\n" + _table(header, lines)
+            + "\n\nΔ = mean over seeds of the KD config minus the plain student of the same architecture, "
+            "teacher, data and seeds, in F1 (NER) or LAS (parsing) points, full training data; a config's "
+            "verdict comes from its measurement with the strongest teacher without the transfer set, "
+            "`+ transfer set` is the same config trained with it (the frontier's students: only so). "
+            + "; ".join(f"{n} {verdict}" for verdict, n in counts.items())
+            + f". Commit {result['meta']['git_commit']}, {result['meta']['date']}.\n\n"
+            f"Command: `{result['meta']['command']}`\n")
+
+
 FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "scenarios_low": scenarios_markdown,
     "scenarios_full": scenarios_markdown,
@@ -767,6 +827,7 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "ner_teacher_casing": casing_markdown,
     "static_subword_options": static_options_markdown,
     "mfvi_gap": mfvi_gap_markdown,
+    "defaults_audit": audit_markdown,
     **{f"frontier_{regime}_{task}": frontier_markdown for regime in ("low", "full") for task in ("ner", "dep")},
     # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
     **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
@@ -828,6 +889,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "load-check": ("load_check.json", load_check_markdown),
     "demo": ("demo.json", demo_markdown),
     "mfvi-gap": ("mfvi_gap.json", lambda result: _body(mfvi_gap_markdown(result))),
+    "defaults-audit": ("defaults_audit.json", lambda result: _body(audit_markdown(result))),
     "transfer-low-ner": ("transfer_low_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner": ("transfer_full_ner.json", lambda result: _body(transfer_markdown(result))),
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),

@@ -97,3 +97,34 @@ def test_render_writes_the_table_and_the_plot(tmp_path):
     report.render(path)
     assert path.with_suffix(".md").read_text() == text
     assert path.with_suffix(".png").stat().st_size > 0
+
+
+def test_merge_keeps_the_published_rows_of_the_same_teacher_with_the_speed_they_were_timed_beside():
+    published = _result()
+    published["teacher"].update({"dev": 75.2, "test": 78.0, "ood": 72.0})
+    teacher = {"dev": 75.2, "test": 78.0, "ood": 72.0, "throughput": [_speed(1, 90, 22e6)]}
+    kept = frontier.carry_over(published, teacher, ["minilm_l1"])
+    assert [s["label"] for s in kept] == ["tiny", "static_subword"]  # the row run now is not kept
+    assert kept[0]["measured"] == {"git_commit": "abc", "date": "today", "command": "python benchmarks/frontier.py ner",
+                                   "teacher_throughput": published["teacher"]["throughput"]}
+    # merged twice: a row keeps where it was first measured, not the later invocation's
+    again = {**published, "meta": {**published["meta"], "git_commit": "def"}, "students": kept}
+    assert frontier.carry_over(again, teacher, [])[0]["measured"]["git_commit"] == "abc"
+    with pytest.raises(SystemExit, match="teacher is not this one.*test: 78.0 vs 77.0"):
+        frontier.carry_over(published, {**teacher, "test": 77.0}, ["minilm_l1"])
+
+
+def test_a_merged_row_is_a_multiple_of_the_teacher_timed_with_it():
+    result = _result()
+    result["teacher"]["throughput"] = [_speed(1, 200, 22e6), _speed(2, 360, 22e6)]  # this invocation's teacher
+    for student in result["students"][:2]:  # timed earlier beside a teacher at 100 / 180 words/s
+        student["measured"] = {"git_commit": "old1", "date": "yesterday", "command": "python benchmarks/frontier.py x",
+                               "teacher_throughput": [_speed(1, 100, 22e6), _speed(2, 180, 22e6)]}
+    text = report.frontier_markdown(result)
+    lines = {line.split(" |")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| 30.0 |" in lines["static_subword **(frontier)**"]  # 3,000 / 100, not / 200
+    assert "| 4.0 |" in lines["minilm_l1"]  # 800 / 200: this invocation's teacher
+    assert ("Rows `tiny`, `static_subword`: trained and timed by an earlier invocation with the same teacher "
+            "(commit old1, yesterday, `python benchmarks/frontier.py x`), their × teacher against the teacher timed "
+            "then (100 words/s at 1 thread).") in text
+    assert "earlier invocation" not in report.frontier_markdown(_result())

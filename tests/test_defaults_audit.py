@@ -1,0 +1,72 @@
+"""benchmarks/defaults_audit.py: every shipped KD config paired with its plain student, and the
+verdicts read from the results files."""
+import json
+from pathlib import Path
+
+from tests.benchmark_modules import load
+
+audit = load("defaults_audit")
+report = load("report")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_shipped_kd_config_has_a_plain_twin_that_is_shipped_too():
+    shipped = audit.shipped_kd_configs()
+    assert "ner_struct_kd" in shipped and "dep_sub_kd" in shipped and "ner_baseline" not in shipped
+    for config in shipped:
+        assert config in audit.TWINS, f"{config}: add its plain student to defaults_audit.TWINS"
+        assert (ROOT / "training_configs" / f"{audit.TWINS[config]}.jsonnet").exists(), config
+
+
+def test_a_new_kd_config_without_a_twin_stops_the_audit(tmp_path):
+    (tmp_path / "ner_struct_kd.jsonnet").write_text("{}")
+    (tmp_path / "ner_new_kd.jsonnet").write_text("{}")
+    try:
+        audit.audit(results=tmp_path, configs=tmp_path)
+    except SystemExit as error:
+        assert "ner_new_kd" in str(error) and "TWINS" in str(error)
+    else:
+        raise AssertionError("an unknown KD config passed the audit")
+
+
+def _run(method, config, seed, dev, test, epochs=8, cache=True):
+    return {"method": method, "config": config, "seed": seed, "epochs": epochs, "cache": cache,
+            "dev": {"LAS": dev / 100}, "test": {"LAS": test / 100}}
+
+
+def test_run_files_pair_each_config_with_its_twin_leaving_variants_and_timing_runs_out():
+    runs = [_run("teacher", "dep_teacher_transformer", 13, 85, 85, epochs=2, cache=False)]
+    for seed, shift in ((13, 0.0), (23, 1.0)):
+        runs += [_run("no KD", "dep_baseline", seed, 80 + shift, 80 + shift),
+                 _run("structural", "dep_struct_kd", seed, 81 + shift, 82 + shift)]
+    runs += [_run("structural, dense relation terms", "dep_struct_kd", 13, 99, 99),  # a variant: left out
+             _run("structural", "dep_struct_kd", 13, 10, 10, epochs=1, cache=False)]  # a timing run: left out
+    [entry] = audit.from_run_file("dep.json", {"runs": runs})
+    assert entry["config"] == "dep_struct_kd" and entry["plain"] == "dep_baseline" and entry["seeds"] == 2
+    assert (entry["kd_dev"], entry["kd_test"], entry["plain_dev"], entry["plain_test"]) == (81.5, 82.5, 80.5, 80.5)
+    assert entry["teacher"] == "MiniLM, 2 epochs" and entry["transfer"] == 0
+
+
+def _entry(source, dev, test, transfer=0, seeds=3):
+    return {"source": source, "strength": audit.TEACHERS[source][0], "transfer": transfer, "seeds": seeds,
+            "kd_dev": 50 + dev, "kd_test": 50 + test, "plain_dev": 50.0, "plain_test": 50.0}
+
+
+def test_the_verdict_is_the_strongest_teachers_measurement_without_the_transfer_set():
+    weak, strong = "dep.json", "transfer_full_dep.json"
+    # below on test with the 2-epoch teacher, above with the converged one: the converged one counts
+    result = audit.verdict([_entry(weak, 0.4, -0.1), _entry(strong, 0.7, 0.3), _entry(strong, -5, -5, transfer=9)])
+    assert result["verdict"] == "beats the plain student on dev and test" and result["from"] == strong
+    assert audit.verdict([_entry(strong, -0.8, -0.9)])["verdict"] == "below the plain student on dev and test"
+    assert audit.verdict([_entry(weak, 0.1, -0.3, seeds=1)])["verdict"] == "below the plain student on test (1 seed)"
+    assert audit.verdict([_entry(strong, 2, 2, transfer=9)])["verdict"] == "measured only with a transfer set"
+    assert audit.verdict([])["verdict"] == "not measured at full data"
+
+
+def test_the_published_audit_renders_every_shipped_config():
+    result = json.loads((ROOT / "benchmarks" / "results" / "defaults_audit.json").read_text())
+    assert [row["config"] for row in result["configs"]] == audit.shipped_kd_configs()
+    text = report.audit_markdown(result)
+    assert all(f"| `{config}` |" in text for config in audit.shipped_kd_configs())
+    sub = next(line for line in text.splitlines() if line.startswith("| `dep_sub_kd` |"))
+    assert "below the plain student on dev and test" in sub
