@@ -51,6 +51,15 @@ STUDENTS: Tuple[Tuple[str, str, Optional[int], Optional[int]], ...] = (
 )
 
 
+#: `--tag`s: results files of their own beside `frontier_{regime}_{task}.json`
+TAGS = ("minilm",)
+
+
+def result_name(regime: str, task: str, tag: Optional[str] = None) -> str:
+    """`frontier_{regime}_{task}[_{tag}].json`."""
+    return f"frontier_{regime}_{task}{'_' + tag if tag else ''}.json"
+
+
 def pareto(points: Sequence[Tuple[float, float]]) -> List[int]:
     """The indices of the points no other point dominates (at least as fast and as accurate, and
     better in one), fastest first. `points`: (speed, score)."""
@@ -136,9 +145,13 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of the published result (same teacher) for the students not run now, "
                              "with the teacher speed they were measured beside")
+    parser.add_argument("--tag", default=None,
+                        help="write frontier_{regime}_{task}_{tag}.json instead: a table of its own (another teacher)")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
+    if args.tag is not None and args.tag not in TAGS:
+        parser.error(f"--tag must be one of {list(TAGS)} (report.py renders those)")
     if args.transformer_seeds is not None and not 1 <= args.transformer_seeds <= args.seeds:
         parser.error(f"--transformer-seeds must be between 1 and --seeds ({args.seeds})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -158,7 +171,7 @@ def main() -> None:
     cache = out / "teacher_store"
     transfer.fill(teacher["archive"], data, cache, out, args.threads)
     chosen = [s for s in STUDENTS if s[0] in args.students]
-    published = Path(args.results_dir) / f"frontier_{args.regime}_{args.task}.json"
+    published = Path(args.results_dir) / result_name(args.regime, args.task, args.tag)
     kept = []  # checked before any student trains
     if args.merge and published.exists():
         kept = carry_over(json.loads(published.read_text()), transfer.record(teacher, key, model="teacher"),
@@ -214,7 +227,7 @@ def main() -> None:
     }
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    path = results / f"frontier_{args.regime}_{args.task}.json"
+    path = results / result_name(args.regime, args.task, args.tag)
     if kept:
         order = [label for label, *_ in STUDENTS]
         result["students"] = sorted(result["students"] + kept, key=lambda student: order.index(student["label"]))

@@ -828,7 +828,8 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "static_subword_options": static_options_markdown,
     "mfvi_gap": mfvi_gap_markdown,
     "defaults_audit": audit_markdown,
-    **{f"frontier_{regime}_{task}": frontier_markdown for regime in ("low", "full") for task in ("ner", "dep")},
+    **{f"frontier_{regime}_{task}{tag}": frontier_markdown for regime in ("low", "full") for task in ("ner", "dep")
+       for tag in ("", "_minilm")},  # frontier.py's --tag
     # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
     **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
        for student in ("", *(f"_{name}" for name in STUDENT_NAMES if name != "tiny"))},

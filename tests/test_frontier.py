@@ -128,3 +128,11 @@ def test_a_merged_row_is_a_multiple_of_the_teacher_timed_with_it():
             "(commit old1, yesterday, `python benchmarks/frontier.py x`), their × teacher against the teacher timed "
             "then (100 words/s at 1 thread).") in text
     assert "earlier invocation" not in report.frontier_markdown(_result())
+
+
+def test_a_tagged_result_has_a_file_of_its_own_that_the_report_renders():
+    assert frontier.result_name("full", "ner") == "frontier_full_ner.json"
+    assert frontier.result_name("full", "ner", "minilm") == "frontier_full_ner_minilm.json"
+    for tag in frontier.TAGS:
+        for task in ("ner", "dep"):
+            assert Path(frontier.result_name("full", task, tag)).stem in report.FILE_RENDERERS
