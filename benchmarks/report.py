@@ -896,6 +896,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-dep": ("transfer_low_dep.json", lambda result: _body(transfer_markdown(result))),
     "frontier-full-ner": ("frontier_full_ner.json", lambda result: _body(frontier_markdown(result))),
     "frontier-full-dep": ("frontier_full_dep.json", lambda result: _body(frontier_markdown(result))),
+    "frontier-full-ner-minilm": ("frontier_full_ner_minilm.json", lambda result: _body(frontier_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-span": ("transfer_full_ner_span.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep-second-order": ("transfer_full_dep_second_order.json",
