@@ -63,18 +63,14 @@ def shipped_kd_configs(configs: Path = ROOT / "training_configs") -> List[str]:
     return sorted(path.stem for path in configs.glob("*.jsonnet") if "_kd" in path.stem)
 
 
-def _mean(values: List[float]) -> float:
-    return statistics.mean(values)
-
-
 def _entry(config: str, source: str, label: str, kd: List[Tuple[float, float]], plain: List[Tuple[float, float]],
            transfer_sentences: int, epochs: Optional[int]) -> Dict:
     """One measurement: `kd` and `plain` are (dev, test) per seed, in %."""
     return {"config": config, "plain": TWINS[config], "source": source, "label": label,
             "teacher": TEACHERS[source][1], "strength": TEACHERS[source][0], "transfer": transfer_sentences,
             "epochs": epochs, "seeds": len(kd), "plain_seeds": len(plain),
-            "kd_dev": _mean([d for d, _ in kd]), "kd_test": _mean([t for _, t in kd]),
-            "plain_dev": _mean([d for d, _ in plain]), "plain_test": _mean([t for _, t in plain])}
+            "kd_dev": statistics.mean([d for d, _ in kd]), "kd_test": statistics.mean([t for _, t in kd]),
+            "plain_dev": statistics.mean([d for d, _ in plain]), "plain_test": statistics.mean([t for _, t in plain])}
 
 
 def from_run_file(source: str, result: Dict) -> List[Dict]:

@@ -16,7 +16,11 @@ throughput (`throughput.py`: a fresh process per model and thread count, 1 and 2
 32, the median of 3 passes over the in-domain test file) of the teacher and of each student's
 first-seed KD archive. Run it with nothing else on the machine: the figures are published.
 
-One JSON, `benchmarks/results/frontier_{regime}_{task}.json`; `benchmarks/report.py` renders the
+`--merge` keeps the published rows of students not run now (only with a teacher of the same
+scores; each row stays a multiple of the teacher timed with it); `--tag minilm` writes a table of
+its own, `frontier_{regime}_{task}_minilm.json` (another teacher, another machine).
+
+One JSON, `benchmarks/results/frontier_{regime}_{task}[_{tag}].json`; `benchmarks/report.py` renders the
 table (parameters, sentences/s and words/s at 1 and 2 threads and as multiples of the teacher's,
 test and out-of-domain scores with and without KD, the fraction of the teacher kept, the share of
 the student's gap KD closes) and the plot of score against words/s with the Pareto frontier.
