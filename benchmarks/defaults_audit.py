@@ -78,7 +78,7 @@ def from_run_file(source: str, result: Dict) -> List[Dict]:
     only (not the one-epoch timing runs); a config's first method is its canonical run, later ones
     (`structural, dense relation terms`) are variants of it with overrides and are left out."""
     records = result.get("runs") or result.get("records") or []
-    key = "LAS" if source.startswith("dep") else "f1-measure-overall"
+    _, key = transfer.TASKS["dep" if source.startswith("dep") else "ner"]["metric"]  # dep_tagger.json: LAS
     students = [r for r in records if r["method"] != "teacher" and r.get("cache") is not False]
     epochs = statistics.mode([r["epochs"] for r in students]) if students else None
     groups: Dict[str, List[Dict]] = {}
@@ -100,7 +100,8 @@ def from_run_file(source: str, result: Dict) -> List[Dict]:
 def from_transfer_file(source: str, result: Dict) -> List[Dict]:
     """`transfer.py` results: each objective without and with the whole transfer set, against its
     plain run (`plain_of`, else `no KD`); the transfer-set-size curve's single runs are left out."""
-    task = re.match(r"transfer_full_(.+?)(_static_subword|_minilm_l2)?\.json$", source)
+    presets = "|".join(f"_{name}" for name in transfer.STUDENTS if name != "tiny")
+    task = re.match(rf"transfer_full_(.+?)({presets})?\.json$", source)
     spec, student = transfer.TASKS[task.group(1)], (task.group(2) or "_tiny")[1:]
     full = result["meta"]["transfer_sentences"]
     runs: Dict[Tuple[str, int], List[Dict]] = {}
@@ -171,9 +172,11 @@ def audit(results: Path = RESULTS, configs: Path = ROOT / "training_configs") ->
     unknown = [config for config in shipped if config not in TWINS]
     if unknown:
         raise SystemExit(f"no plain twin for the shipped KD configs {unknown}: add them to TWINS")
-    return {"configs": [{"config": config, "plain": TWINS[config],
-                         "measurements": [e for e in entries if e["config"] == config],
-                         **verdict([e for e in entries if e["config"] == config])} for config in shipped]}
+    by_config: Dict[str, List[Dict]] = {config: [] for config in shipped}
+    for entry in entries:
+        by_config.setdefault(entry["config"], []).append(entry)
+    return {"configs": [{"config": config, "plain": TWINS[config], "measurements": by_config[config],
+                         **verdict(by_config[config])} for config in shipped]}
 
 
 def main() -> None:
