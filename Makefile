@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # Python 3.10: pyenv's 3.10.13 where pyenv is installed, else python3.10 on the PATH.
 PYTHON310 ?= $(shell PYENV_VERSION=$(PYTHON_VERSION) pyenv which python 2>/dev/null || command -v python3.10)
 
-.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-transfer bench-transfer-student bench-scenarios bench-frontier bench-mfvi bench-audit bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
+.PHONY: install test test-gpu demo readme-tables bench-kernels bench-ner bench-dep bench-ner-sweep bench-dep-sweep bench-ner-casing bench-static-options bench-char-cap bench-transfer bench-transfer-student bench-scenarios bench-frontier bench-mfvi bench-audit bench-case1b bench-ensemble bench-agreement bench-install fixtures clean
 
 install: $(STAMP)
 
@@ -109,6 +109,13 @@ bench-ner-casing: bench-install
 # (benchmarks/results/static_subword_options.*)
 bench-static-options: bench-install
 	$(PY) benchmarks/static_subword_options.py $(BENCH_ARGS)
+
+# How many characters of a word the character CNN reads (capped_characters at load time) and where
+# the taggers' CPU time goes, on the archives of bench-frontier (REGIME=full, --tag minilm; run it
+# alone): benchmarks/results/{char_cap,student_profile}.*
+bench-char-cap: bench-install
+	$(PY) benchmarks/char_cap.py --reuse $(BENCH_ARGS)
+	$(PY) benchmarks/profile_student.py
 
 # What sub-structure KD should match for parsers, and how many teacher heads the relation terms
 # need: a dev sweep on the shipped sample with make demo's parser teacher

@@ -27,6 +27,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 
+#: `capped_characters`' default and the configs' (`common.libsonnet`'s `max_token_characters`)
+SHIPPED_CHARACTER_CAP = 50
 MAIN_METRIC = {"ner": ("f1-measure-overall", "F1"), "dep": ("LAS", "LAS")}
 EXTRA_METRIC = {"dep": ("UAS", "UAS")}
 
@@ -369,6 +371,60 @@ def static_options_markdown(result: Dict) -> str:
             f"beside whatever else ran, not a timing. Machine: "
             f"{meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}, "
             f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
+
+
+def char_cap_markdown(result: Dict) -> str:
+    """`char_cap.md` (`char_cap.py`): archived NER models with their character indexer capped at
+    load time — F1 in and out of domain and one-thread speed per cap, the speed as a multiple of
+    the same archive with every character."""
+    meta, records = result["meta"], result["runs"]
+    full = {r["label"]: r.get("throughput") for r in records if r["cap"] == 0}
+    lines = []
+    for r in records:
+        timed, base = r.get("throughput"), full.get(r["label"])
+        speed = f"{timed['tokens_per_second']:,.0f}" if timed else "—"
+        ratio = (f"{timed['tokens_per_second'] / base['tokens_per_second']:.2f}" if timed and base else "—")
+        cap = "all (as trained)" if r["cap"] == 0 else str(r["cap"])
+        if r["cap"] == SHIPPED_CHARACTER_CAP:
+            cap += " (the configs' default)"
+        lines.append([r["label"], cap, f"{100 * r['dev']:.2f}", f"{100 * r['test']:.2f}", f"{100 * r['ood']:.2f}",
+                      speed, ratio])
+    longest = meta["longest_word"]
+    timing = ("words/s: `throughput.py` on the EWT test set, 1 thread, batch 32, the median of 3 passes, a fresh "
+              "process per model and cap, nothing else running" if meta["timed"] else "not timed")
+    return ("### Characters per word: the character CNN's input capped at load time\n\n"
+            + _table(["model", "characters kept", "dev F1", "test F1", "UNER-PUD F1", "words/s (1 thr)",
+                      "× all characters"], lines) + "\n\n"
+            f"Each archive loaded with `capped_characters` in place of its `characters` indexer (an `--overrides` "
+            f"of `allennlp predict`), scored in batches of 32 in file order; the longest word: {longest['dev']} "
+            f"characters in dev, {longest['test']} in test, {longest['ood']} in UNER-PUD. {timing}. Machine: "
+            f"{meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}, "
+            f"{meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
+
+
+def profile_markdown(result: Dict) -> str:
+    """`student_profile.md` (`profile_student.py`): each archived tagger's one-thread inference
+    time split into its parts, as shares of the whole pass."""
+    meta, records = result["meta"], result["runs"]
+    inner = list(dict.fromkeys(name for r in records for name in r["parts"]
+                               if name not in ("batching", "model forward")))
+    header = ["model", "characters kept", "words/s (1 thr)", "mean character width", "batching", *inner,
+              "rest of forward", "output"]
+    lines = []
+    for r in records:
+        parts, total = r["parts"], r["seconds"]
+        rest = parts["model forward"] - sum(parts.get(name, 0.0) for name in inner)
+        output = total - parts["batching"] - parts["model forward"]
+        shares = [parts["batching"], *(parts.get(name) for name in inner), rest, output]
+        lines.append([r["label"], "all (as trained)" if r["cap"] == 0 else str(r["cap"]),
+                      f"{r['words'] / total:,.0f}", f"{r['mean_character_width']:.1f}",
+                      *("—" if v is None else f"{100 * v / total:.0f} %" for v in shares)])
+    return ("### Where the CPU time goes: each tagger's inference in parts\n\n" + _table(header, lines) + "\n\n"
+            f"One process per model and cap, 1 thread, `{meta['data']}` in batches of 32 in file order, the median "
+            f"of {meta['repeats']} passes after one warm-up batch; a timer around each part (the share of the pass); "
+            f"\"mean character width\" is the batches' mean padded word length in characters. Nothing else running. "
+            f"Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}.\n\n"
+            f"Command: `{meta['command']}`\n")
 
 
 def mfvi_gap_markdown(result: Dict) -> str:
@@ -826,6 +882,8 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "dep_agreement": lambda result: agreement_markdown("dep", result),
     "ner_teacher_casing": casing_markdown,
     "static_subword_options": static_options_markdown,
+    "char_cap": char_cap_markdown,
+    "student_profile": profile_markdown,
     "mfvi_gap": mfvi_gap_markdown,
     "defaults_audit": audit_markdown,
     **{f"frontier_{regime}_{task}{tag}": frontier_markdown for regime in ("low", "full") for task in ("ner", "dep")
@@ -905,6 +963,8 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-ner-headline": ("transfer_low_ner.json", transfer_headline),
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
     "static-subword-options": ("static_subword_options.json", lambda result: _body(static_options_markdown(result))),
+    "char-cap": ("char_cap.json", lambda result: _body(char_cap_markdown(result))),
+    "student-profile": ("student_profile.json", lambda result: _body(profile_markdown(result))),
     "transfer-low-ner-static-subword": ("transfer_low_ner_static_subword.json",
                                         lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-static-subword-headline": ("transfer_low_ner_static_subword.json", transfer_headline),

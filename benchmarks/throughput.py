@@ -9,7 +9,7 @@ pass counts; every pass is kept). Prints and writes (`--json`) sentences/s, toke
 parameter count.
 
     python benchmarks/throughput.py A.tar.gz [B.tar.gz ...] --data test.conll [--threads 1 2]
-        [--labels teacher student ...] [--json out.json]
+        [--labels teacher student ...] [--overrides JSON] [--json out.json]
 
 `--json` writes `{"meta": {command, machine, commit, date, ...}, "runs": [...]}`, each run with its
 `--labels` name; `benchmarks/report.py` renders it (`speed_markdown`). Measure on a quiet machine:
@@ -25,7 +25,7 @@ import time
 from typing import Dict, List
 
 
-def measure(archive: str, data: str, batch_size: int, repeats: int = 1) -> Dict:
+def measure(archive: str, data: str, batch_size: int, repeats: int = 1, overrides: str = "") -> Dict:
     import statistics
 
     import torch
@@ -33,7 +33,7 @@ def measure(archive: str, data: str, batch_size: int, repeats: int = 1) -> Dict:
 
     import allennlp_subkd  # noqa: F401
 
-    loaded = load_archive(archive, cuda_device=-1)
+    loaded = load_archive(archive, cuda_device=-1, overrides=overrides)
     model = loaded.model.eval()
     instances = list(loaded.dataset_reader.read(data))
     for instance in instances:
@@ -53,12 +53,14 @@ def measure(archive: str, data: str, batch_size: int, repeats: int = 1) -> Dict:
         "archive": archive, "threads": torch.get_num_threads(), "batch_size": batch_size,
         "sentences": len(instances), "tokens": tokens, "seconds": seconds, "pass_seconds": passes,
         "sentences_per_second": len(instances) / seconds, "tokens_per_second": tokens / seconds,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": sum(p.numel() for p in model.parameters()), "overrides": overrides,
     }
 
 
-def run(archives: List[str], data: str, threads: List[int], batch_size: int = 32, repeats: int = 1) -> List[Dict]:
-    """Each (archive, threads) in its own process, one after the other."""
+def run(archives: List[str], data: str, threads: List[int], batch_size: int = 32, repeats: int = 1,
+        overrides: str = "") -> List[Dict]:
+    """Each (archive, threads) in its own process, one after the other; `overrides` (JSON, as
+    `allennlp predict --overrides`) applies to every archive's config."""
     results = []
     for archive in archives:
         for count in threads:
@@ -66,7 +68,7 @@ def run(archives: List[str], data: str, threads: List[int], batch_size: int = 32
                        PYTHONWARNINGS="ignore", ALLENNLP_LOG_LEVEL="WARNING")
             out = subprocess.run(
                 [sys.executable, __file__, "--one", archive, "--data", data, "--batch-size", str(batch_size),
-                 "--repeats", str(repeats)],
+                 "--repeats", str(repeats), "--overrides", overrides],
                 env=env, capture_output=True, text=True, check=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{archive}: {count} thread(s): {result['sentences_per_second']:.1f} sentences/s, "  # noqa: T201
@@ -82,6 +84,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the file (the median counts)")
+    parser.add_argument("--overrides", default="",
+                        help="JSON overrides of every archive's config, as `allennlp predict --overrides`")
     parser.add_argument("--json", default=None)
     parser.add_argument("--labels", nargs="+", default=None, help="a name per archive (default: the paths)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # the child process
@@ -90,7 +94,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-        print(json.dumps(measure(args.one, args.data, args.batch_size, args.repeats)))  # noqa: T201
+        print(json.dumps(measure(args.one, args.data, args.batch_size, args.repeats, args.overrides)))  # noqa: T201
         return
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -98,7 +102,7 @@ def main() -> None:
     if len(labels) != len(args.archives):
         parser.error(f"{len(labels)} --labels for {len(args.archives)} archives")
     started = time.perf_counter()
-    results = run(args.archives, args.data, args.threads, args.batch_size, args.repeats)
+    results = run(args.archives, args.data, args.threads, args.batch_size, args.repeats, args.overrides)
     for index, result in enumerate(results):  # run() goes archive by archive, each over every thread count
         result["label"] = labels[index // len(args.threads)]
     if args.json:

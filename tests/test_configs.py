@@ -107,3 +107,33 @@ def test_an_unknown_student_preset_is_a_clear_error(tmp_path):
                       "lib.ner_kd(lib.ner_objectives.structural, student='huge')\n")
     with pytest.raises(Exception, match="unknown student preset huge"):
         Params.from_file(str(config))
+
+
+@pytest.mark.parametrize("name", names())
+def test_every_character_cnn_reads_at_most_50_characters_a_word(name):
+    """The shipped configs cap the characters of a word (`capped_characters`, 50): one long token
+    must not widen its whole batch; the dataset reader's indexer is what `allennlp predict` uses."""
+    params = Params.from_file(f"training_configs/{name}.jsonnet").as_dict()
+    for reader in ("dataset_reader", "validation_dataset_reader"):
+        indexers = params.get(reader, {}).get("token_indexers", {})
+        for indexer in indexers.values():
+            assert indexer["type"] != "characters", (reader, indexer)
+            if indexer["type"] == "capped_characters":
+                assert indexer["max_characters"] == 50 and indexer["min_padding_length"] == 3
+
+
+def test_a_null_character_cap_gives_back_allennlps_characters_and_a_bad_one_is_refused(tmp_path):
+    library = Path("training_configs/common.libsonnet").resolve()
+    config = tmp_path / "uncapped.jsonnet"
+    config.write_text(f"local lib = (import '{library}') + {{ max_token_characters:: null }};\n"
+                      "lib.ner_kd(lib.ner_objectives.structural, student='static_subword')\n")
+    indexer = Params.from_file(str(config)).as_dict()["dataset_reader"]["token_indexers"]["token_characters"]
+    assert indexer == {"type": "characters", "min_padding_length": 3}
+    config.write_text(f"local lib = (import '{library}') + {{ max_token_characters:: 2 }};\n"
+                      "lib.ner_kd(lib.ner_objectives.structural, student='static_subword')\n")
+    params = Params.from_file(str(config)).as_dict()
+    from allennlp.data import DatasetReader
+    from allennlp.common.checks import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"max_characters \(2\) is below min_padding_length \(3"):
+        DatasetReader.from_params(Params(params["dataset_reader"]))

@@ -179,3 +179,30 @@ def test_empty_sentences_are_answered_without_the_model(kind, tagger_archive, pa
     assert [o["words"] for o in (outputs[1], outputs[3])] == words
     key = "tags" if kind == "tagger" else "predicted_heads"
     assert [len(o[key]) for o in (outputs[1], outputs[3])] == [3, 1]
+
+
+CAP = json.dumps({"dataset_reader.token_indexers.token_characters.type": "capped_characters"})
+CHAR_CNN_ARCHIVE = "fixtures/teachers/ner_crf_teacher.tar.gz"  # trained with AllenNLP's uncapped `characters`
+
+
+def test_a_megabyte_token_is_tagged_with_the_character_cap():
+    predictor = Predictor.from_archive(load_archive(CHAR_CNN_ARCHIVE, overrides=CAP), "pretokenized_tagger")
+    indexer = predictor._dataset_reader._token_indexers["token_characters"]
+    assert indexer.max_characters == 50
+    words = ["See", "https://x.y/" + "a" * 1_000_000, "now"]
+    output = predictor.predict_json({"tokens": words})
+    assert output["words"] == words and len(output["tags"]) == 3
+    instance = predictor._json_to_instance({"tokens": words})
+    predictor._dataset_reader.apply_token_indexers(instance)
+    instance.index_fields(predictor._model.vocab)
+    assert instance["tokens"].get_padding_lengths()["token_characters___num_token_characters"] == 50
+
+
+def test_the_cap_changes_nothing_when_no_word_is_longer():
+    sentences = [{"tokens": ["EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", "."]},
+                 {"tokens": ["Peter", "Blackburn", "in", "Brussels"]}, {"tokens": ["x" * 50, "is", "long"]}]
+    plain = Predictor.from_archive(load_archive(CHAR_CNN_ARCHIVE), "pretokenized_tagger")
+    capped = Predictor.from_archive(load_archive(CHAR_CNN_ARCHIVE, overrides=CAP), "pretokenized_tagger")
+    for a, b in zip(plain.predict_batch_json(sentences), capped.predict_batch_json(sentences)):
+        assert a["tags"] == b["tags"]
+        assert a["logits"] == b["logits"]  # bit for bit: the same tensors

@@ -1,0 +1,159 @@
+"""
+How many characters of a word the character CNN reads: accuracy and CPU speed of archived NER
+models with their `characters` indexer swapped for `capped_characters` at load time.
+
+    python benchmarks/char_cap.py [--archives LABEL=PATH ...] [--caps 0 50 20 10]
+        [--throughput-caps 0 50 20] [--no-throughput] [--reuse]
+
+A batch's character tensor is as wide as its longest word: the UNER-EWT test set holds a
+473-character token, so every word of its batch goes through the CNN 473 characters wide. Each
+archive (default: the full-data NER teacher and the first-seed structural-KD students of
+`frontier.py --tag minilm`, in `benchmarks/runs/transfer/full/ner`) is loaded once per cap with
+`--overrides '{"dataset_reader.token_indexers.token_characters": {"type": "capped_characters",
+"max_characters": N}}'` (what a user passes to `allennlp predict`; cap 0 = the archive as
+trained) and evaluated on the EWT dev set (the choice), the EWT test set and UNER-PUD, in batches
+of 32 in file order (as `allennlp predict`: a sentence's batch mates set the padding); then, for
+`--throughput-caps`, `throughput.py` times it on the test set (a fresh process per model and
+cap, 1 thread, batch 32, the median of 3 passes). Run the timing with nothing else on the
+machine. Writes `benchmarks/results/char_cap.json`; `report.py` renders it. `--reuse` keeps the
+scores already measured for the same archive and cap (the timings are taken again).
+"""
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throughput  # noqa: E402
+from run import ROOT, git_commit, machine  # noqa: E402
+
+logger = logging.getLogger("char_cap")
+RUNS = Path("benchmarks") / "runs" / "transfer" / "full" / "ner"
+DEFAULT_ARCHIVES = {
+    "teacher (MiniLM-L6 + char CNN + CRF)": RUNS / "teacher" / "model.tar.gz",
+    "static_subword, structural KD + transfer set": RUNS / "static_subword" / "s13" / "ner_static_subword_struct_kd_transfer"
+    / "model.tar.gz",
+    "minilm_l1, structural KD + transfer set": RUNS / "frontier" / "minilm_l1" / "s13" / "kd_transfer" / "model.tar.gz",
+}
+SPLITS = {"dev": "uner_ewt/en_ewt-uner-dev.conll", "test": "uner_ewt/en_ewt-uner-test.conll",
+          "ood": "uner_pud/en_pud-uner-test.conll"}
+INDEXER = "dataset_reader.token_indexers.token_characters"
+
+
+def overrides(cap: int) -> str:
+    """The `--overrides` JSON that caps the archive's `token_characters` indexer ("" for cap 0)."""
+    if cap == 0:
+        return ""
+    return json.dumps({INDEXER: {"type": "capped_characters", "max_characters": cap}})
+
+
+def score(archive: str, cap: int, paths: Dict[str, str], batch_size: int = 32) -> Dict[str, float]:
+    """The archive's F1 (or LAS) on each split, loaded with `overrides(cap)`, batches in file order."""
+    import torch
+    from allennlp.data import Batch
+    from allennlp.models.archival import load_archive
+
+    import allennlp_subkd  # noqa: F401
+
+    loaded = load_archive(archive, cuda_device=-1, overrides=overrides(cap))
+    model = loaded.model.eval()
+    scores = {}
+    for split, path in paths.items():
+        instances = list(loaded.dataset_reader.read(path))
+        model.get_metrics(reset=True)
+        with torch.no_grad():
+            for start in range(0, len(instances), batch_size):
+                batch = Batch(instances[start:start + batch_size])
+                batch.index_instances(model.vocab)
+                model(**batch.as_tensor_dict())
+        metrics = model.get_metrics(reset=True)
+        scores[split] = metrics["f1-measure-overall"] if "f1-measure-overall" in metrics else metrics["LAS"]
+    return scores
+
+
+def longest_word(path: str) -> int:
+    """The longest token of a CoNLL file (its first column)."""
+    longest = 0
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip() and not line.startswith("-DOCSTART-") and not line.startswith("#"):
+                longest = max(longest, len(line.split()[0]))
+    return longest
+
+
+def parse_archives(values: Optional[List[str]]) -> Dict[str, str]:
+    if not values:
+        return {label: str(ROOT / path) for label, path in DEFAULT_ARCHIVES.items()}
+    archives = {}
+    for value in values:
+        label, sep, path = value.partition("=")
+        if not sep or not label or not path:
+            raise SystemExit(f"--archives takes LABEL=PATH, got {value!r}")
+        archives[label] = path
+    return archives
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--archives", nargs="+", default=None, help="LABEL=PATH of each archive (default: see above)")
+    parser.add_argument("--caps", type=int, nargs="+", default=[0, 50, 30, 20, 10],
+                        help="characters kept per word; 0 = the archive as trained")
+    parser.add_argument("--throughput-caps", type=int, nargs="+", default=[0, 50, 20])
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the scoring (not the timing)")
+    parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="keep the scores of a previous result")
+    parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
+    args = parser.parse_args()
+    if any(cap < 0 for cap in args.caps + args.throughput_caps):
+        parser.error("a cap is a number of characters >= 1, or 0 for none")
+    if not set(args.throughput_caps) <= set(args.caps):
+        parser.error("--throughput-caps must be among --caps")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    archives = parse_archives(args.archives)
+    for label, path in archives.items():
+        if not Path(path).is_file():
+            parser.error(f"{label}: no archive at {path}")
+    data = Path(args.data_dir).resolve()
+    paths = {split: str(data / name) for split, name in SPLITS.items()}
+    out = Path(args.results_dir) / "char_cap.json"
+    previous = {}
+    if args.reuse and out.exists():
+        previous = {(r["archive"], r["cap"]): r for r in json.loads(out.read_text())["runs"]}
+
+    started = time.perf_counter()
+    records = []
+    for label, archive in archives.items():
+        for cap in args.caps:
+            old = previous.get((archive, cap))
+            scores = {split: old[split] for split in SPLITS} if old else score(archive, cap, paths)
+            logger.info("%s, cap %s: %s", label, cap or "none",
+                        ", ".join(f"{split} {100 * value:.2f}" for split, value in scores.items()))
+            records.append({"label": label, "archive": archive, "cap": cap, **scores})
+    if not args.no_throughput:
+        for record in records:
+            if record["cap"] in args.throughput_caps:
+                [timed] = throughput.run([record["archive"]], paths["test"], [1], 32, repeats=3,
+                                         overrides=overrides(record["cap"]))
+                record["throughput"] = timed
+    meta = {"command": " ".join(["python", "benchmarks/char_cap.py", *sys.argv[1:]]),
+            "wall_seconds": time.perf_counter() - started, "machine": machine(), "git_commit": git_commit(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "longest_word": {split: longest_word(path) for split, path in paths.items()},
+            "timed": not args.no_throughput}
+    result = {"meta": meta, "runs": records}
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    from report import char_cap_markdown
+
+    (out.parent / "char_cap.md").write_text(char_cap_markdown(result))
+    logger.info("wrote %s", out)
+
+
+if __name__ == "__main__":
+    main()
