@@ -3,7 +3,7 @@ How many characters of a word the character CNN reads: accuracy and CPU speed of
 models with their `characters` indexer swapped for `capped_characters` at load time.
 
     python benchmarks/char_cap.py [--archives LABEL=PATH ...] [--caps 0 50 20 10]
-        [--throughput-caps 0 50 20] [--no-throughput] [--reuse]
+        [--throughput-caps 0 50 20] [--no-throughput] [--reuse] [--retrain [RUN_DIR ...]]
 
 A batch's character tensor is as wide as its longest word: the UNER-EWT test set holds a
 473-character token, so every word of its batch goes through the CNN 473 characters wide. Each
@@ -17,6 +17,12 @@ of 32 in file order (as `allennlp predict`: a sentence's batch mates set the pad
 cap, 1 thread, batch 32, the median of 3 passes). Run the timing with nothing else on the
 machine. Writes `benchmarks/results/char_cap.json`; `report.py` renders it. `--reuse` keeps the
 scores already measured for the same archive and cap (the timings are taken again).
+
+`--retrain` trains finished runs again (default: the static-subword student's seed-13 runs, no KD
+and structural KD + transfer set) from their own `config.json` with the configs' default cap
+as the only change (one thread each, `benchmarks/runs/char_cap/`, finished runs reused), and
+compares their best dev F1 and test F1 with the originals': what the cap does to training, not
+only to prediction.
 """
 import argparse
 import json
@@ -28,7 +34,7 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput  # noqa: E402
-from run import ROOT, git_commit, machine  # noqa: E402
+from run import ROOT, git_commit, machine, train  # noqa: E402
 
 logger = logging.getLogger("char_cap")
 RUNS = Path("benchmarks") / "runs" / "transfer" / "full" / "ner"
@@ -38,6 +44,10 @@ DEFAULT_ARCHIVES = {
     / "model.tar.gz",
     "minilm_l1, structural KD + transfer set": RUNS / "frontier" / "minilm_l1" / "s13" / "kd_transfer" / "model.tar.gz",
 }
+RETRAIN = [RUNS / "static_subword" / "s13" / "no_kd",
+           RUNS / "static_subword" / "s13" / "ner_static_subword_struct_kd_transfer"]
+#: the configs' default (`common.libsonnet`'s `max_token_characters`)
+SHIPPED_CAP = 50
 SPLITS = {"dev": "uner_ewt/en_ewt-uner-dev.conll", "test": "uner_ewt/en_ewt-uner-test.conll",
           "ood": "uner_pud/en_pud-uner-test.conll"}
 INDEXER = "dataset_reader.token_indexers.token_characters"
@@ -74,6 +84,28 @@ def score(archive: str, cap: int, paths: Dict[str, str], batch_size: int = 32) -
     return scores
 
 
+def retrain(run: Path, cap: int, out: Path) -> Dict:
+    """Train `run`'s own config again with its character indexer capped at `cap`; the best dev F1
+    and the test F1 of both runs."""
+    config = json.loads((run / "config.json").read_text())
+    indexer = dict(config["dataset_reader"]["token_indexers"]["token_characters"],
+                   type="capped_characters", max_characters=cap)
+    overrides = {INDEXER: indexer}
+    if "validation_dataset_reader" in config:
+        overrides["validation_" + INDEXER] = indexer
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = train(str(run / "config.json"), out, overrides, out.parent / f"{out.name}.log", threads=1)
+    original = json.loads((run / "metrics.json").read_text())
+
+    def scores(metrics: Dict) -> Dict[str, float]:
+        return {"dev": metrics["best_validation_f1-measure-overall"], "test": metrics["test_f1-measure-overall"],
+                "best_epoch": metrics["best_epoch"]}
+
+    return {"run": str(run), "cap": cap, "original": scores(original), "capped": scores(result["metrics"]),
+            "epoch_seconds_original": json.loads((run / "epoch_times.json").read_text())["train_seconds"],
+            "epoch_seconds_capped": result["train_seconds"]}
+
+
 def longest_word(path: str) -> int:
     """The longest token of a CoNLL file (its first column)."""
     longest = 0
@@ -106,6 +138,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the scoring (not the timing)")
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="keep the scores of a previous result")
+    parser.add_argument("--retrain", nargs="*", default=None, metavar="RUN_DIR",
+                        help="finished runs to train again with the configs' cap (no value: the default runs)")
+    parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "char_cap"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
     if any(cap < 0 for cap in args.caps + args.throughput_caps):
@@ -120,6 +155,11 @@ def main() -> None:
     for label, path in archives.items():
         if not Path(path).is_file():
             parser.error(f"{label}: no archive at {path}")
+    retrain_runs = [Path(r) for r in (args.retrain or [str(ROOT / r) for r in RETRAIN])] \
+        if args.retrain is not None else []
+    for run in retrain_runs:
+        if not (run / "config.json").is_file() or not (run / "metrics.json").is_file():
+            parser.error(f"--retrain: {run} is not a finished training run (config.json, metrics.json)")
     data = Path(args.data_dir).resolve()
     paths = {split: str(data / name) for split, name in SPLITS.items()}
     out = Path(args.results_dir) / "char_cap.json"
@@ -142,12 +182,16 @@ def main() -> None:
                 [timed] = throughput.run([record["archive"]], paths["test"], [1], 32, repeats=3,
                                          overrides=overrides(record["cap"]))
                 record["throughput"] = timed
+    retrained = [retrain(run, SHIPPED_CAP, Path(args.runs_dir) / f"{run.parent.name}_{run.name}")
+                 for run in retrain_runs]
+    if not retrained and args.reuse and out.exists():
+        retrained = json.loads(out.read_text()).get("retrained", [])
     meta = {"command": " ".join(["python", "benchmarks/char_cap.py", *sys.argv[1:]]),
             "wall_seconds": time.perf_counter() - started, "machine": machine(), "git_commit": git_commit(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "longest_word": {split: longest_word(path) for split, path in paths.items()},
             "timed": not args.no_throughput}
-    result = {"meta": meta, "runs": records}
+    result = {"meta": meta, "runs": records, "retrained": retrained}
     out.write_text(json.dumps(result, indent=1) + "\n")
     from report import char_cap_markdown
 

@@ -392,9 +392,22 @@ def char_cap_markdown(result: Dict) -> str:
     longest = meta["longest_word"]
     timing = ("words/s: `throughput.py` on the EWT test set, 1 thread, batch 32, the median of 3 passes, a fresh "
               "process per model and cap, nothing else running" if meta["timed"] else "not timed")
+    retrained = ""
+    if result.get("retrained"):
+        rows = [[Path(r["run"]).parent.name + "/" + Path(r["run"]).name,
+                 f"{100 * r['original']['dev']:.2f}", f"{100 * r['capped']['dev']:.2f}",
+                 f"{100 * (r['capped']['dev'] - r['original']['dev']):+.2f}",
+                 f"{100 * r['original']['test']:.2f}", f"{100 * r['capped']['test']:.2f}",
+                 f"{sum(r['epoch_seconds_original']) / 60:.0f} / {sum(r['epoch_seconds_capped']) / 60:.0f}"]
+                for r in result["retrained"]]
+        cap = result["retrained"][0]["cap"]
+        retrained = ("\n\nTrained again from the run's own config with the first " f"{cap} characters of a word as the "
+                     "only change (one seed, one thread; the minutes of training beside whatever else ran, not a "
+                     "timing):\n\n" + _table(["run", "dev F1, all characters", f"dev F1, {cap}", "Δ dev",
+                                               "test F1, all characters", f"test F1, {cap}", "training minutes"], rows))
     return ("### Characters per word: the character CNN's input capped at load time\n\n"
             + _table(["model", "characters kept", "dev F1", "test F1", "UNER-PUD F1", "words/s (1 thr)",
-                      "× all characters"], lines) + "\n\n"
+                      "× all characters"], lines) + retrained + "\n\n"
             f"Each archive loaded with `capped_characters` in place of its `characters` indexer (an `--overrides` "
             f"of `allennlp predict`), scored in batches of 32 in file order; the longest word: {longest['dev']} "
             f"characters in dev, {longest['test']} in test, {longest['ood']} in UNER-PUD. {timing}. Machine: "

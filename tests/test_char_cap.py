@@ -77,8 +77,51 @@ def test_the_script_writes_scores_timings_and_the_table_and_reuses_scores(data_d
     (["--archives", "x=/no/such.tar.gz"], "x: no archive at /no/such.tar.gz"),
     (["--caps", "0", "-1"], "a cap is a number of characters"),
     (["--caps", "0", "20", "--throughput-caps", "10"], "--throughput-caps must be among --caps"),
+    (["--archives", f"x={ARCHIVE}", "--retrain", "/no/such/run"],
+     "--retrain: /no/such/run is not a finished training run"),
 ])
 def test_bad_arguments_are_clear_errors(argv, message):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "char_cap.py"), *argv],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode != 0 and message in done.stderr
+
+
+def test_retrain_trains_the_runs_own_config_with_the_cap_as_the_only_change(tmp_path):
+    from allennlp.commands.train import train_model_from_file
+
+    import allennlp_subkd  # noqa: F401  (the configs' dataset readers)
+
+    char_cap = load("char_cap")
+    original = tmp_path / "s13" / "plain"
+    overrides = {"train_data_path": str(TINY), "validation_data_path": str(TINY), "test_data_path": str(TINY),
+                 "evaluate_on_test": True, "trainer.num_epochs": 1,
+                 char_cap.INDEXER: {"type": "characters", "min_padding_length": 3}}  # a run from before the cap
+    train_model_from_file(str(ROOT / "training_configs" / "ner_teacher.jsonnet"), str(original),
+                          overrides=json.dumps(overrides))
+    record = char_cap.retrain(original, 5, tmp_path / "again" / "s13_plain")
+    config = json.loads((tmp_path / "again" / "s13_plain" / "config.json").read_text())
+    before = json.loads((original / "config.json").read_text())
+    assert config["dataset_reader"]["token_indexers"]["token_characters"] == {
+        "type": "capped_characters", "max_characters": 5, "min_padding_length": 3}
+    del config["dataset_reader"]["token_indexers"]["token_characters"]
+    del before["dataset_reader"]["token_indexers"]["token_characters"]
+    assert config == before
+    assert record["cap"] == 5 and set(record["original"]) == set(record["capped"]) == {"dev", "test", "best_epoch"}
+    assert record["original"]["dev"] == json.loads((original / "metrics.json").read_text())[
+        "best_validation_f1-measure-overall"]
+    assert len(record["epoch_seconds_capped"]) == 1
+
+
+def test_the_table_shows_the_retrained_runs_beside_their_originals():
+    report = load("report")
+    scores = {"dev": 0.7, "test": 0.71, "ood": 0.6}
+    result = {"meta": {"longest_word": {"dev": 143, "test": 473, "ood": 17}, "timed": False,
+                       "machine": {"cpu": "cpu"}, "git_commit": "abc", "date": "today", "wall_seconds": 60,
+                       "command": "python benchmarks/char_cap.py"},
+              "runs": [{"label": "m", "archive": "a", "cap": 0, **scores}, {"label": "m", "archive": "a", "cap": 50, **scores}],
+              "retrained": [{"run": "/x/s13/no_kd", "cap": 50, "original": {"dev": 0.7179, "test": 0.7224, "best_epoch": 5},
+                             "capped": {"dev": 0.7367, "test": 0.7259, "best_epoch": 4},
+                             "epoch_seconds_original": [300, 300], "epoch_seconds_capped": [240, 240]}]}
+    table = report.char_cap_markdown(result)
+    assert "| s13/no_kd | 71.79 | 73.67 | +1.88 | 72.24 | 72.59 | 10 / 8 |" in table
+    assert "473 in test" in table and "| m | 50 (the configs' default) | 70.00 | 71.00 | 60.00 | — | — |" in table
