@@ -13,8 +13,11 @@ archive (default: the full-data NER teacher and the first-seed structural-KD stu
 "max_characters": N}}'` (what a user passes to `allennlp predict`; cap 0 = the archive as
 trained) and evaluated on the EWT dev set (the choice), the EWT test set and UNER-PUD, in batches
 of 32 in file order (as `allennlp predict`: a sentence's batch mates set the padding); then, for
-`--throughput-caps`, `throughput.py` times it on the test set (a fresh process per model and
-cap, 1 thread, batch 32, the median of 3 passes). Run the timing with nothing else on the
+`--throughput-caps`, it is timed on the test set as `throughput.py` times a model (batch 32,
+`forward_on_instances`, 1 thread, after one warm-up batch), one fresh process per archive that
+loads it once per cap and runs the caps' passes in turn (cap A, cap B, cap A, ...), `--repeats`
+rounds, the median pass per cap: on a machine whose speed drifts between processes, the ratio of
+two caps is then taken under the same conditions. Run the timing with nothing else on the
 machine. Writes `benchmarks/results/char_cap.json`; `report.py` renders it. `--reuse` keeps the
 scores already measured for the same archive and cap (the timings are taken again).
 
@@ -27,13 +30,14 @@ only to prediction.
 import argparse
 import json
 import logging
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import throughput  # noqa: E402
 from run import ROOT, git_commit, machine, train  # noqa: E402
 
 logger = logging.getLogger("char_cap")
@@ -82,6 +86,51 @@ def score(archive: str, cap: int, paths: Dict[str, str], batch_size: int = 32) -
         metrics = model.get_metrics(reset=True)
         scores[split] = metrics["f1-measure-overall"] if "f1-measure-overall" in metrics else metrics["LAS"]
     return scores
+
+
+def paired_timing(archive: str, caps: List[int], data: str, batch_size: int = 32, repeats: int = 3) -> Dict[int, Dict]:
+    """In this process: the archive loaded once per cap, one pass over `data` per cap in turn for
+    `repeats` rounds; per cap its passes and the median pass's speed."""
+    import statistics
+
+    import torch
+    from allennlp.models.archival import load_archive
+
+    import allennlp_subkd  # noqa: F401
+
+    loaded = {}
+    for cap in caps:
+        archived = load_archive(archive, cuda_device=-1, overrides=overrides(cap))
+        model = archived.model.eval()
+        instances = list(archived.dataset_reader.read(data))
+        for instance in instances:
+            instance.index_fields(model.vocab)
+        loaded[cap] = (model, [instances[i:i + batch_size] for i in range(0, len(instances), batch_size)])
+    words = sum(len(instance["metadata"]["words"]) for instance in instances)
+    passes: Dict[int, List[float]] = {cap: [] for cap in caps}
+    with torch.no_grad():
+        for model, batches in loaded.values():
+            model.forward_on_instances(batches[0])  # warm-up
+        for _ in range(repeats):
+            for cap, (model, batches) in loaded.items():
+                start = time.perf_counter()
+                for batch in batches:
+                    model.forward_on_instances(batch)
+                passes[cap].append(time.perf_counter() - start)
+    return {cap: {"pass_seconds": seconds, "seconds": statistics.median(seconds), "tokens": words,
+                  "tokens_per_second": words / statistics.median(seconds), "threads": torch.get_num_threads(),
+                  "batch_size": batch_size, "rounds": repeats}
+            for cap, seconds in passes.items()}
+
+
+def timed_in_child(archive: str, caps: List[int], data: str, repeats: int) -> Dict[int, Dict]:
+    """`paired_timing` in a fresh one-thread process (as `throughput.py` runs each model)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
+               ALLENNLP_LOG_LEVEL="WARNING")
+    done = subprocess.run([sys.executable, __file__, "--time-one", archive, "--caps", *map(str, caps),
+                           "--throughput-caps", *map(str, caps), "--data-file", data, "--repeats", str(repeats)],
+                          env=env, capture_output=True, text=True, check=True)
+    return {int(cap): value for cap, value in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
 def retrain(run: Path, cap: int, out: Path) -> Dict:
@@ -137,12 +186,24 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the scoring (not the timing)")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3, help="timing rounds (each: one pass per cap)")
+    parser.add_argument("--time-one", default=None, help=argparse.SUPPRESS)  # the timing child: ARCHIVE
+    parser.add_argument("--data-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--reuse", action="store_true", help="keep the scores of a previous result")
     parser.add_argument("--retrain", nargs="*", default=None, metavar="RUN_DIR",
                         help="finished runs to train again with the configs' cap (no value: the default runs)")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "char_cap"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
+    if args.time_one:
+        import torch
+
+        torch.set_num_threads(1)
+        timings = paired_timing(args.time_one, args.throughput_caps, args.data_file, repeats=args.repeats)
+        print(json.dumps(timings))  # noqa: T201
+        return
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if any(cap < 0 for cap in args.caps + args.throughput_caps):
         parser.error("a cap is a number of characters >= 1, or 0 for none")
     if not set(args.throughput_caps) <= set(args.caps):
@@ -177,11 +238,11 @@ def main() -> None:
                         ", ".join(f"{split} {100 * value:.2f}" for split, value in scores.items()))
             records.append({"label": label, "archive": archive, "cap": cap, **scores})
     if not args.no_throughput:
-        for record in records:
-            if record["cap"] in args.throughput_caps:
-                [timed] = throughput.run([record["archive"]], paths["test"], [1], 32, repeats=3,
-                                         overrides=overrides(record["cap"]))
-                record["throughput"] = timed
+        for archive in archives.values():
+            timings = timed_in_child(archive, args.throughput_caps, paths["test"], args.repeats)
+            for record in records:
+                if record["archive"] == archive and record["cap"] in timings:
+                    record["throughput"] = timings[record["cap"]]
     retrained = [retrain(run, SHIPPED_CAP, Path(args.runs_dir) / f"{run.parent.name}_{run.name}")
                  for run in retrain_runs]
     if not retrained and args.reuse and out.exists():
@@ -190,7 +251,7 @@ def main() -> None:
             "wall_seconds": time.perf_counter() - started, "machine": machine(), "git_commit": git_commit(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "longest_word": {split: longest_word(path) for split, path in paths.items()},
-            "timed": not args.no_throughput}
+            "timed": not args.no_throughput, "repeats": args.repeats}
     result = {"meta": meta, "runs": records, "retrained": retrained}
     out.write_text(json.dumps(result, indent=1) + "\n")
     from report import char_cap_markdown

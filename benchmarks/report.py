@@ -390,8 +390,9 @@ def char_cap_markdown(result: Dict) -> str:
         lines.append([r["label"], cap, f"{100 * r['dev']:.2f}", f"{100 * r['test']:.2f}", f"{100 * r['ood']:.2f}",
                       speed, ratio])
     longest = meta["longest_word"]
-    timing = ("words/s: `throughput.py` on the EWT test set, 1 thread, batch 32, the median of 3 passes, a fresh "
-              "process per model and cap, nothing else running" if meta["timed"] else "not timed")
+    timing = (f"words/s: the EWT test set, 1 thread, batch 32, `forward_on_instances` as `throughput.py`; one process "
+              f"per model holding it once per cap, the caps' passes in turn for {meta.get('repeats', 3)} rounds, the "
+              f"median pass per cap; nothing else running" if meta["timed"] else "not timed")
     retrained = ""
     if result.get("retrained"):
         rows = [[Path(r["run"]).parent.name + "/" + Path(r["run"]).name,

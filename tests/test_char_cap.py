@@ -125,3 +125,12 @@ def test_the_table_shows_the_retrained_runs_beside_their_originals():
     table = report.char_cap_markdown(result)
     assert "| s13/no_kd | 71.79 | 73.67 | +1.88 | 72.24 | 72.59 | 10 / 8 |" in table
     assert "473 in test" in table and "| m | 50 (the configs' default) | 70.00 | 71.00 | 60.00 | — | — |" in table
+
+
+def test_paired_timing_runs_the_caps_in_turn_in_one_process():
+    char_cap = load("char_cap")
+    timings = char_cap.timed_in_child(ARCHIVE, [0, 5], str(TINY), repeats=2)
+    assert set(timings) == {0, 5}
+    for timed in timings.values():
+        assert len(timed["pass_seconds"]) == 2 and timed["threads"] == 1
+        assert timed["tokens_per_second"] == timed["tokens"] / timed["seconds"]
