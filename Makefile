@@ -114,7 +114,7 @@ bench-static-options: bench-install
 # the taggers' CPU time goes, on the archives of bench-frontier (REGIME=full, --tag minilm; run it
 # alone): benchmarks/results/{char_cap,student_profile}.*
 bench-char-cap: bench-install
-	$(PY) benchmarks/char_cap.py --reuse $(BENCH_ARGS)
+	$(PY) benchmarks/char_cap.py --reuse --retrain --throughput-caps 0 50 $(BENCH_ARGS)
 	$(PY) benchmarks/profile_student.py
 
 # What sub-structure KD should match for parsers, and how many teacher heads the relation terms

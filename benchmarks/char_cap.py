@@ -31,6 +31,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -139,11 +140,11 @@ def retrain(run: Path, cap: int, out: Path) -> Dict:
     config = json.loads((run / "config.json").read_text())
     indexer = dict(config["dataset_reader"]["token_indexers"]["token_characters"],
                    type="capped_characters", max_characters=cap)
-    overrides = {INDEXER: indexer}
+    changes = {INDEXER: indexer}
     if "validation_dataset_reader" in config:
-        overrides["validation_" + INDEXER] = indexer
+        changes["validation_" + INDEXER] = indexer
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = train(str(run / "config.json"), out, overrides, out.parent / f"{out.name}.log", threads=1)
+    result = train(str(run / "config.json"), out, changes, out.parent / f"{out.name}.log", threads=1)
     original = json.loads((run / "metrics.json").read_text())
 
     def scores(metrics: Dict) -> Dict[str, float]:
@@ -247,7 +248,7 @@ def main() -> None:
                  for run in retrain_runs]
     if not retrained and args.reuse and out.exists():
         retrained = json.loads(out.read_text()).get("retrained", [])
-    meta = {"command": " ".join(["python", "benchmarks/char_cap.py", *sys.argv[1:]]),
+    meta = {"command": shlex.join(["python", "benchmarks/char_cap.py", *sys.argv[1:]]),
             "wall_seconds": time.perf_counter() - started, "machine": machine(), "git_commit": git_commit(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "longest_word": {split: longest_word(path) for split, path in paths.items()},

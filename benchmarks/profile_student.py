@@ -4,7 +4,7 @@ token embedder, the encoder, the tag projection and the CRF's Viterbi decoding.
 
     python benchmarks/profile_student.py [--archives LABEL=PATH ...] [--caps 0 50] [--data TEST.conll]
 
-For each archive (default: `char_cap.py`'s) and each character cap (0 = the archive as trained,
+For each archive (default: `char_cap.py`'s students) and each character cap (0 = the archive as trained,
 N = `capped_characters` put in at load time as `char_cap.py` does), one process with one thread
 reads the test file and runs the model over it in batches of 32 in file order after one warm-up
 batch, with a timer around each part (`time.perf_counter` around each module's `forward`, the
@@ -16,6 +16,7 @@ machine. Writes `benchmarks/results/student_profile.json`; `report.py` renders i
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -107,6 +108,8 @@ def main() -> None:
     if args.repeats < 1 or any(cap < 0 for cap in args.caps):
         parser.error("--repeats must be >= 1 and a cap >= 0 (0: none)")
     archives = char_cap.parse_archives(args.archives)
+    if not args.archives:  # char_cap.py's students: the teacher's time is its transformer's
+        archives = {label: path for label, path in archives.items() if not label.startswith("teacher")}
     for label, path in archives.items():
         if not Path(path).is_file():
             parser.error(f"{label}: no archive at {path}")
@@ -121,7 +124,7 @@ def main() -> None:
             record = {"label": label, **json.loads(done.stdout.strip().splitlines()[-1])}
             print(f"{label}, cap {cap or 'none'}: {record['words'] / record['seconds']:,.0f} words/s")  # noqa: T201
             records.append(record)
-    meta = {"command": " ".join(["python", "benchmarks/profile_student.py", *sys.argv[1:]]), "data": args.data,
+    meta = {"command": shlex.join(["python", "benchmarks/profile_student.py", *sys.argv[1:]]), "data": args.data,
             "repeats": args.repeats, "wall_seconds": time.perf_counter() - started, "machine": machine(),
             "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     result = {"meta": meta, "runs": records}

@@ -434,9 +434,11 @@ def profile_markdown(result: Dict) -> str:
                       f"{r['words'] / total:,.0f}", f"{r['mean_character_width']:.1f}",
                       *("—" if v is None else f"{100 * v / total:.0f} %" for v in shares)])
     return ("### Where the CPU time goes: each tagger's inference in parts\n\n" + _table(header, lines) + "\n\n"
-            f"One process per model and cap, 1 thread, `{meta['data']}` in batches of 32 in file order, the median "
+            f"One process per model and cap, 1 thread, `{Path(meta['data']).name}` in batches of 32 in file order, the median "
             f"of {meta['repeats']} passes after one warm-up batch; a timer around each part (the share of the pass); "
-            f"\"mean character width\" is the batches' mean padded word length in characters. Nothing else running. "
+            f"\"mean character width\" is the batches' mean padded word length in characters. Nothing else running; "
+            f"words/s of two rows come from two processes (a machine's drift between processes enters them: "
+            f"`char_cap.py` times caps against each other in one process). "
             f"Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, {meta['date']}.\n\n"
             f"Command: `{meta['command']}`\n")
 

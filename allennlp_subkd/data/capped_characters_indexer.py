@@ -18,8 +18,8 @@ class CappedTokenCharactersIndexer(TokenCharactersIndexer):
     473-character one) makes the character CNN of every word in its batch that long: time and
     memory grow with it, and a long enough token runs the machine out of memory. With the cap
     the tensor is at most `[batch, words, max_characters]`. Words of at most `max_characters`
-    characters are indexed exactly as by `characters`; a CNN's max-pooled features of the
-    first 50 characters of a URL are what a tagger can use of it anyway.
+    characters are indexed exactly as by `characters`. On the published NER archives a cap of 50
+    changes no dev, test or out-of-domain F1 (`benchmarks/results/char_cap.md`).
 
     Registered as a `TokenIndexer` with name "capped_characters".
 
