@@ -55,6 +55,8 @@ TEACHERS = {
     "transfer_full_dep_second_order.json": (1, "MiniLM second-order, 6 epochs"),
     "frontier_full_ner.json": (1, "MiniLM, 6 epochs"),
     "frontier_full_dep.json": (1, "MiniLM, 6 epochs"),
+    # the same NER teacher config retrained on another CPU (another teacher): the transformer students
+    "frontier_full_ner_minilm.json": (1, "MiniLM, 6 epochs (retrained on a Xeon)"),
 }
 
 
@@ -121,15 +123,18 @@ def from_transfer_file(source: str, result: Dict) -> List[Dict]:
 
 
 def from_frontier_file(source: str, result: Dict) -> List[Dict]:
-    """`frontier.py` results: the non-tiny, non-transformer students (the tiny ones are the transfer
-    suites'), KD + transfer set against no KD; a student with its own epochs is labelled so."""
+    """`frontier.py` results: the non-tiny students (the tiny ones are the transfer suites'), KD +
+    transfer set against no KD; of the transformer students only the preset's own (`minilm_l2`, not
+    the same config with another layer count); a student with its own epochs is labelled so."""
     meta, entries = result["meta"], []
     objective = {name: config for name, config, _ in transfer.TASKS[meta["task"]]["objectives"]}[meta["objective"]]
     for student in result["students"]:
-        if student["preset"] == "tiny" or student.get("layers") or not student["kd"] or not student["no_kd"]:
+        other_layers = student.get("layers") and student["label"] != student["preset"]
+        if student["preset"] == "tiny" or other_layers or not student["kd"] or not student["no_kd"]:
             continue
         config = transfer.preset_config(objective, student["preset"])
-        epochs = student.get("epochs") or meta["student_epochs"]
+        epochs = student.get("epochs") or (meta.get("transformer_epochs") if student.get("layers")
+                                           else meta["student_epochs"])
         entries.append(_entry(config, source, f"{student['label']}, KD + transfer set",
                               [(r["dev"], r["test"]) for r in student["kd"]],
                               [(r["dev"], r["test"]) for r in student["no_kd"]], meta["transfer_sentences"], epochs))

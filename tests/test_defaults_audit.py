@@ -70,3 +70,18 @@ def test_the_published_audit_renders_every_shipped_config():
     assert all(f"| `{config}` |" in text for config in audit.shipped_kd_configs())
     sub = next(line for line in text.splitlines() if line.startswith("| `dep_sub_kd` |"))
     assert "below the plain student on dev and test" in sub
+
+
+def test_of_the_transformer_students_only_the_presets_own_layer_count_counts():
+    def student(label, preset, layers, kd, plain):
+        return {"label": label, "preset": preset, "layers": layers, "kd": [{"dev": kd, "test": kd}],
+                "no_kd": [{"dev": plain, "test": plain}]}
+
+    result = {"meta": {"task": "ner", "objective": "structural", "student_epochs": 10, "transformer_epochs": 4,
+                       "transfer_sentences": 100},
+              "students": [student("tiny", "tiny", None, 60, 50), student("minilm_l1", "minilm_l2", 1, 60, 50),
+                           student("minilm_l2", "minilm_l2", 2, 70, 75), student("minilm_l3", "minilm_l2", 3, 80, 70)]}
+    [entry] = audit.from_frontier_file("frontier_full_ner_minilm.json", result)
+    assert entry["config"] == "ner_minilm_l2_struct_kd" and entry["plain"] == "ner_minilm_l2_baseline"
+    assert entry["transfer"] == 100 and entry["teacher"] == "MiniLM, 6 epochs (retrained on a Xeon)"
+    assert entry["kd_test"] - entry["plain_test"] == -5.0 and entry["epochs"] == 4
