@@ -30,7 +30,6 @@ only to prediction.
 import argparse
 import json
 import logging
-import os
 import shlex
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throughput  # noqa: E402
 from run import ROOT, git_commit, machine, train  # noqa: E402
 
 logger = logging.getLogger("char_cap")
@@ -69,21 +69,15 @@ def score(archive: str, cap: int, paths: Dict[str, str], batch_size: int = 32) -
     """The archive's F1 (or LAS) on each split, loaded with `overrides(cap)`, batches in file order."""
     import torch
     from allennlp.data import Batch
-    from allennlp.models.archival import load_archive
 
-    import allennlp_subkd  # noqa: F401
-
-    loaded = load_archive(archive, cuda_device=-1, overrides=overrides(cap))
-    model = loaded.model.eval()
+    model, reader = throughput.load(archive, overrides(cap))
     scores = {}
     for split, path in paths.items():
-        instances = list(loaded.dataset_reader.read(path))
+        _, batches = throughput.indexed_batches(model, reader, path, batch_size)
         model.get_metrics(reset=True)
         with torch.no_grad():
-            for start in range(0, len(instances), batch_size):
-                batch = Batch(instances[start:start + batch_size])
-                batch.index_instances(model.vocab)
-                model(**batch.as_tensor_dict())
+            for batch in batches:
+                model(**Batch(batch).as_tensor_dict())
         metrics = model.get_metrics(reset=True)
         scores[split] = metrics["f1-measure-overall"] if "f1-measure-overall" in metrics else metrics["LAS"]
     return scores
@@ -95,18 +89,12 @@ def paired_timing(archive: str, caps: List[int], data: str, batch_size: int = 32
     import statistics
 
     import torch
-    from allennlp.models.archival import load_archive
-
-    import allennlp_subkd  # noqa: F401
 
     loaded = {}
     for cap in caps:
-        archived = load_archive(archive, cuda_device=-1, overrides=overrides(cap))
-        model = archived.model.eval()
-        instances = list(archived.dataset_reader.read(data))
-        for instance in instances:
-            instance.index_fields(model.vocab)
-        loaded[cap] = (model, [instances[i:i + batch_size] for i in range(0, len(instances), batch_size)])
+        model, reader = throughput.load(archive, overrides(cap))
+        instances, batches = throughput.indexed_batches(model, reader, data, batch_size)
+        loaded[cap] = (model, batches)
     words = sum(len(instance["metadata"]["words"]) for instance in instances)
     passes: Dict[int, List[float]] = {cap: [] for cap in caps}
     with torch.no_grad():
@@ -126,11 +114,9 @@ def paired_timing(archive: str, caps: List[int], data: str, batch_size: int = 32
 
 def timed_in_child(archive: str, caps: List[int], data: str, repeats: int) -> Dict[int, Dict]:
     """`paired_timing` in a fresh one-thread process (as `throughput.py` runs each model)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
-               ALLENNLP_LOG_LEVEL="WARNING")
     done = subprocess.run([sys.executable, __file__, "--time-one", archive, "--caps", *map(str, caps),
                            "--throughput-caps", *map(str, caps), "--data-file", data, "--repeats", str(repeats)],
-                          env=env, capture_output=True, text=True, check=True)
+                          env=throughput.child_env(1), capture_output=True, text=True, check=True)
     return {int(cap): value for cap, value in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 

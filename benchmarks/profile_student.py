@@ -15,7 +15,6 @@ machine. Writes `benchmarks/results/student_profile.json`; `report.py` renders i
 """
 import argparse
 import json
-import os
 import shlex
 import statistics
 import subprocess
@@ -27,6 +26,7 @@ from typing import Callable, Dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import char_cap  # noqa: E402
+import throughput  # noqa: E402
 from run import ROOT, git_commit, machine  # noqa: E402
 
 
@@ -44,16 +44,9 @@ def profile(archive: str, cap: int, data: str, batch_size: int = 32, repeats: in
     """Seconds per part of one pass over `data` (the median pass), in this process."""
     import torch
     from allennlp.data import Batch
-    from allennlp.models.archival import load_archive
 
-    import allennlp_subkd  # noqa: F401
-
-    loaded = load_archive(archive, cuda_device=-1, overrides=char_cap.overrides(cap))
-    model = loaded.model.eval()
-    instances = list(loaded.dataset_reader.read(data))
-    for instance in instances:
-        instance.index_fields(model.vocab)
-    batches = [instances[i:i + batch_size] for i in range(0, len(instances), batch_size)]
+    model, reader = throughput.load(archive, char_cap.overrides(cap))
+    instances, batches = throughput.indexed_batches(model, reader, data, batch_size)
     parts: Dict[str, float] = defaultdict(float)
     for name, embedder in model.text_field_embedder._token_embedders.items():
         embedder.forward = timed(parts, f"embedder: {name}", embedder.forward)
@@ -115,12 +108,10 @@ def main() -> None:
             parser.error(f"{label}: no archive at {path}")
     started = time.perf_counter()
     records = []
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONWARNINGS="ignore",
-               ALLENNLP_LOG_LEVEL="WARNING")
     for label, archive in archives.items():
         for cap in args.caps:
             done = subprocess.run([sys.executable, __file__, "--one", archive, str(cap), "--data", args.data,
-                                   "--repeats", str(args.repeats)], env=env, capture_output=True, text=True, check=True)
+                                   "--repeats", str(args.repeats)], env=throughput.child_env(1), capture_output=True, text=True, check=True)
             record = {"label": label, **json.loads(done.stdout.strip().splitlines()[-1])}
             print(f"{label}, cap {cap or 'none'}: {record['words'] / record['seconds']:,.0f} words/s")  # noqa: T201
             records.append(record)

@@ -22,23 +22,43 @@ import shlex
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
+
+
+def child_env(threads: int) -> Dict[str, str]:
+    """The environment of a timing child process: `threads` OpenMP / MKL threads, no warnings, no
+    AllenNLP info logging on its stdout."""
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                PYTHONWARNINGS="ignore", ALLENNLP_LOG_LEVEL="WARNING")
+
+
+def load(archive: str, overrides: str = ""):
+    """The archive's model (eval mode) and dataset reader, loaded on the CPU with `overrides` (JSON,
+    as `allennlp predict --overrides`)."""
+    from allennlp.models.archival import load_archive
+
+    import allennlp_subkd  # noqa: F401
+
+    loaded = load_archive(archive, cuda_device=-1, overrides=overrides)
+    return loaded.model.eval(), loaded.dataset_reader
+
+
+def indexed_batches(model, reader, data: str, batch_size: int) -> Tuple[List, List[List]]:
+    """`data` read by `reader` and indexed with the model's vocabulary (outside any timing): the
+    instances, and them in batches of `batch_size` in file order."""
+    instances = list(reader.read(data))
+    for instance in instances:
+        instance.index_fields(model.vocab)
+    return instances, [instances[i:i + batch_size] for i in range(0, len(instances), batch_size)]
 
 
 def measure(archive: str, data: str, batch_size: int, repeats: int = 1, overrides: str = "") -> Dict:
     import statistics
 
     import torch
-    from allennlp.models.archival import load_archive
 
-    import allennlp_subkd  # noqa: F401
-
-    loaded = load_archive(archive, cuda_device=-1, overrides=overrides)
-    model = loaded.model.eval()
-    instances = list(loaded.dataset_reader.read(data))
-    for instance in instances:
-        instance.index_fields(model.vocab)
-    batches = [instances[i:i + batch_size] for i in range(0, len(instances), batch_size)]
+    model, reader = load(archive, overrides)
+    instances, batches = indexed_batches(model, reader, data, batch_size)
     passes = []
     with torch.no_grad():
         model.forward_on_instances(batches[0])  # warm-up
@@ -64,12 +84,10 @@ def run(archives: List[str], data: str, threads: List[int], batch_size: int = 32
     results = []
     for archive in archives:
         for count in threads:
-            env = dict(os.environ, OMP_NUM_THREADS=str(count), MKL_NUM_THREADS=str(count),
-                       PYTHONWARNINGS="ignore", ALLENNLP_LOG_LEVEL="WARNING")
             out = subprocess.run(
                 [sys.executable, __file__, "--one", archive, "--data", data, "--batch-size", str(batch_size),
                  "--repeats", str(repeats), "--overrides", overrides],
-                env=env, capture_output=True, text=True, check=True)
+                env=child_env(count), capture_output=True, text=True, check=True)
             result = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{archive}: {count} thread(s): {result['sentences_per_second']:.1f} sentences/s, "  # noqa: T201
                   f"{result['tokens_per_second']:.0f} tokens/s, {result['parameters']:,} parameters")

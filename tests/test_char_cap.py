@@ -134,3 +134,19 @@ def test_paired_timing_runs_the_caps_in_turn_in_one_process():
     for timed in timings.values():
         assert len(timed["pass_seconds"]) == 2 and timed["threads"] == 1
         assert timed["tokens_per_second"] == timed["tokens"] / timed["seconds"]
+
+
+def test_the_shipped_cap_is_one_number():
+    """char_cap.py retrains with it, report.py marks its row, the indexer defaults to it and every
+    config uses it (`common.libsonnet`'s `max_token_characters`)."""
+    import inspect
+
+    from allennlp.common import Params
+
+    from allennlp_subkd.data import CappedTokenCharactersIndexer
+
+    char_cap, report = load("char_cap"), load("report")
+    default = inspect.signature(CappedTokenCharactersIndexer).parameters["max_characters"].default
+    config = Params.from_file(str(ROOT / "training_configs" / "ner_static_subword_baseline.jsonnet")).as_dict()
+    configured = config["dataset_reader"]["token_indexers"]["token_characters"]["max_characters"]
+    assert char_cap.SHIPPED_CAP == report.SHIPPED_CHARACTER_CAP == default == configured
