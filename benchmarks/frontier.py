@@ -20,6 +20,12 @@ first-seed KD archive. Run it with nothing else on the machine: the figures are 
 scores; each row stays a multiple of the teacher timed with it); `--tag minilm` writes a table of
 its own, `frontier_{regime}_{task}_minilm.json` (another teacher, another machine).
 
+`--no-kd-only` trains the no-KD runs alone: they need no teacher, so none is trained, filled or
+timed (hours on a CPU for a transformer teacher), and writes their scores to
+`frontier_{regime}_{task}[_{tag}]_no_kd.json`, beside the scores of the published frontier's teacher
+(another invocation, named in the table) for reference. A later invocation without the flag
+reuses the finished runs.
+
 One JSON, `benchmarks/results/frontier_{regime}_{task}[_{tag}].json`; `benchmarks/report.py` renders the
 table (parameters, sentences/s and words/s at 1 and 2 threads and as multiples of the teacher's,
 test and out-of-domain scores with and without KD, the fraction of the teacher kept, the share of
@@ -59,9 +65,20 @@ STUDENTS: Tuple[Tuple[str, str, Optional[int], Optional[int]], ...] = (
 TAGS = ("minilm",)
 
 
-def result_name(regime: str, task: str, tag: Optional[str] = None) -> str:
-    """`frontier_{regime}_{task}[_{tag}].json`."""
-    return f"frontier_{regime}_{task}{'_' + tag if tag else ''}.json"
+def result_name(regime: str, task: str, tag: Optional[str] = None, no_kd: bool = False) -> str:
+    """`frontier_{regime}_{task}[_{tag}][_no_kd].json` (`_no_kd`: `--no-kd-only`'s scores)."""
+    return f"frontier_{regime}_{task}{'_' + tag if tag else ''}{'_no_kd' if no_kd else ''}.json"
+
+
+def reference_teacher(published: Path) -> Optional[Dict]:
+    """The scores of the teacher of a published frontier result (`--no-kd-only`'s reference: its
+    students are compared to a teacher trained and scored by another invocation), or None."""
+    if not published.exists():
+        return None
+    result = json.loads(published.read_text())
+    meta = result["meta"]
+    return {"file": published.name, **{split: result["teacher"].get(split) for split in ("dev", "test", "ood")},
+            "git_commit": meta["git_commit"], "date": meta["date"], "cpu": meta["machine"]["cpu"]}
 
 
 def pareto(points: Sequence[Tuple[float, float]]) -> List[int]:
@@ -128,6 +145,62 @@ def carry_over(published: Dict, teacher: Dict, running: Sequence[str]) -> List[D
     return kept
 
 
+def student_jobs(args, spec: Dict, data: Dict, out: Path, chosen, seeds: List[int],
+                 kd: Optional[Dict]) -> List[Tuple[Dict, str, Path, Dict]]:
+    """`transfer.run_all`'s jobs: per chosen student and seed, its no-KD run and, unless `kd` (the
+    teacher's overrides) is None, its KD + transfer set run."""
+    regime = transfer.REGIMES[args.regime]
+    names = {name: config for name, config, _ in spec["objectives"]}
+    base = {"train_data_path": data["train"], "validation_data_path": data["dev"], "test_data_path": data["test"]}
+    jobs = []
+    for label, preset, layers, own_epochs in chosen:
+        epochs = own_epochs or (args.transformer_epochs if layers else (args.student_epochs or regime["student_epochs"]))
+        extra = {**base, "trainer.num_epochs": epochs,
+                 **student_overrides(layers, data["train_sentences"], epochs)}
+        for seed in student_seeds(seeds, layers, args.transformer_seeds):
+            config = transfer.preset_config(names[args.objective], preset)
+            plain_run, kd_run = run_folders(out, label, preset, layers, seed, config, own_epochs)
+            jobs.append(({"student": label, "kd": False, "seed": seed},
+                         transfer.preset_config(spec["plain"], preset), plain_run,
+                         {**extra, **transfer.seeded(seed)}))
+            if kd is not None:
+                jobs.append(({"student": label, "kd": True, "seed": seed}, config, kd_run,
+                             {**extra, **transfer.seeded(seed), **kd}))
+    return jobs
+
+
+def no_kd_only(args, spec: Dict, data: Dict, out: Path, chosen, published: Path, started: float) -> None:
+    """`--no-kd-only`: the chosen students' no-KD runs (no teacher), their scores written to
+    `frontier_{regime}_{task}[_{tag}]_no_kd.json` with the published teacher's for reference."""
+    metric, key = spec["metric"]
+    seeds = [13 + 10 * i for i in range(args.seeds)]
+    records = transfer.run_all(student_jobs(args, spec, data, out, chosen, seeds, None), args.workers, data, key)
+    regime = transfer.REGIMES[args.regime]
+    result = {
+        "meta": {
+            "command": " ".join(["python", "benchmarks/frontier.py", *sys.argv[1:]]),
+            "task": args.task, "regime": args.regime, "metric": metric, "ood_name": data["ood"]["name"],
+            "train_sentences": data["train_sentences"], "seeds": seeds,
+            "student_epochs": args.student_epochs or regime["student_epochs"],
+            "transformer_epochs": args.transformer_epochs, "machine": machine(), "git_commit": git_commit(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "wall_seconds": time.perf_counter() - started,
+        },
+        "reference_teacher": reference_teacher(published),
+        "students": [{"label": label, "preset": preset, "layers": layers, "epochs": own_epochs,
+                      "seeds": student_seeds(seeds, layers, args.transformer_seeds),
+                      "no_kd": [r for r in records if r["student"] == label]}
+                     for label, preset, layers, own_epochs in chosen],
+    }
+    path = Path(args.results_dir) / result_name(args.regime, args.task, args.tag, no_kd=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    logger.info("wrote %s", path)
+    import subprocess
+
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(path)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("task", choices=["ner", "dep"])
@@ -151,9 +224,14 @@ def main() -> None:
                              "with the teacher speed they were measured beside")
     parser.add_argument("--tag", default=None,
                         help="write frontier_{regime}_{task}_{tag}.json instead: a table of its own (another teacher)")
+    parser.add_argument("--no-kd-only", action="store_true",
+                        help="train only the no-KD runs (no teacher is trained, filled or timed) and write "
+                             "frontier_{regime}_{task}[_{tag}]_no_kd.json; a later invocation reuses them")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
+    if args.no_kd_only and (args.merge or args.teacher):
+        parser.error("--no-kd-only trains no teacher and times nothing: --merge and --teacher do not apply")
     if args.tag is not None and args.tag not in TAGS:
         parser.error(f"--tag must be one of {list(TAGS)} (report.py renders those)")
     if args.transformer_seeds is not None and not 1 <= args.transformer_seeds <= args.seeds:
@@ -168,38 +246,27 @@ def main() -> None:
     out = Path(args.runs_dir) / args.regime / args.task
     data = transfer.prepare_data(args.task, args.regime, Path(args.data_dir).resolve(), out / "data")
     metric, key = spec["metric"]
+    chosen = [s for s in STUDENTS if s[0] in args.students]
+    published = Path(args.results_dir) / result_name(args.regime, args.task, args.tag)
+    if args.no_kd_only:
+        no_kd_only(args, spec, data, out, chosen, published, started)
+        return
     if args.teacher:
         teacher = transfer.given_teacher(args.teacher, data, out, args.threads)
     else:
         teacher = transfer.train_teacher(args.task, data, out, regime["teacher_epochs"], args.threads)
     cache = out / "teacher_store"
     transfer.fill(teacher["archive"], data, cache, out, args.threads)
-    chosen = [s for s in STUDENTS if s[0] in args.students]
-    published = Path(args.results_dir) / result_name(args.regime, args.task, args.tag)
     kept = []  # checked before any student trains
     if args.merge and published.exists():
         kept = carry_over(json.loads(published.read_text()), transfer.record(teacher, key, model="teacher"),
                           [label for label, *_ in chosen])
 
     seeds = [13 + 10 * i for i in range(args.seeds)]
-    base = {"train_data_path": data["train"], "validation_data_path": data["dev"], "test_data_path": data["test"]}
     kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)},
           "data_loader.type": "transfer_set",
           "data_loader.transfer_set": {"path": data["transfer"]["path"], "format": data["transfer"]["format"]}}
-    jobs = []
-    for label, preset, layers, own_epochs in chosen:
-        epochs = own_epochs or (args.transformer_epochs if layers else (args.student_epochs or regime["student_epochs"]))
-        extra = {**base, "trainer.num_epochs": epochs,
-                 **student_overrides(layers, data["train_sentences"], epochs)}
-        for seed in student_seeds(seeds, layers, args.transformer_seeds):
-            config = transfer.preset_config(names[args.objective], preset)
-            plain_run, kd_run = run_folders(out, label, preset, layers, seed, config, own_epochs)
-            jobs.append(({"student": label, "kd": False, "seed": seed},
-                         transfer.preset_config(spec["plain"], preset), plain_run,
-                         {**extra, **transfer.seeded(seed)}))
-            jobs.append(({"student": label, "kd": True, "seed": seed}, config, kd_run,
-                         {**extra, **transfer.seeded(seed), **kd}))
-    records = transfer.run_all(jobs, args.workers, data, key)
+    records = transfer.run_all(student_jobs(args, spec, data, out, chosen, seeds, kd), args.workers, data, key)
 
     speeds: Dict[str, List[Dict]] = {}
     if not args.no_throughput:

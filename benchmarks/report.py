@@ -189,7 +189,7 @@ def render(path: Path) -> None:
         out_md.write_text(FILE_RENDERERS[path.stem](result))
         if path.stem.startswith("transfer_"):
             plot_transfer(result, path.with_suffix(".png"))
-        if path.stem.startswith("frontier_"):
+        if path.stem.startswith("frontier_") and not path.stem.endswith("_no_kd"):  # no speed: no plot
             plot_frontier(result, path.with_suffix(".png"))
         print(out_md.read_text())  # noqa: T201 (a report script)
         return
@@ -782,6 +782,56 @@ def frontier_markdown(result: Dict) -> str:
             f"{meta['date']}.{kept}\n\nCommand: `{meta['command']}`\n")
 
 
+def frontier_no_kd_markdown(result: Dict) -> str:
+    """`frontier_{regime}_{task}[_{tag}]_no_kd.md` (`frontier.py --no-kd-only`): the students
+    trained without KD (no teacher in that invocation), their scores in and out of domain, and
+    what fraction of the published frontier's teacher (another invocation) they reach."""
+    meta = result["meta"]
+    metric, ood = meta["metric"], meta["ood_name"]
+    reference = result.get("reference_teacher")
+
+    def pct(value, split):
+        if value is None or not reference or not reference.get(split):
+            return ""
+        return f"{100 * value / reference[split]:.1f} %"
+
+    header = ["model", f"dev {metric}", f"test {metric}", ood, "of the teacher (test)", f"of the teacher ({ood})",
+              "best epoch", "epochs", "min / epoch (1 thr)", "seeds"]
+    lines = []
+    if reference:
+        lines.append([f"teacher (`{reference['file']}`)", f"{reference['dev']:.2f}", f"{reference['test']:.2f}",
+                      f"{reference['ood']:.2f}", "100.0 %", "100.0 %", "", "", "", ""])
+    for student in result["students"]:
+        runs = student["no_kd"]
+        if not runs:
+            continue
+
+        def scores(split):
+            return [r[split] for r in runs if r.get(split) is not None]
+
+        means = {split: statistics.mean(scores(split)) if scores(split) else None for split in ("test", "ood")}
+        epochs = student.get("epochs") or (meta["transformer_epochs"] if student.get("layers") else meta["student_epochs"])
+        minutes = [r["epoch_seconds_mean"] / 60 for r in runs if r.get("epoch_seconds_mean")]
+        lines.append([f"{student['label']}, no KD",
+                      mean_std(scores("dev"), scale=1), mean_std(scores("test"), scale=1), mean_std(scores("ood"), scale=1),
+                      pct(means["test"], "test"), pct(means["ood"], "ood"),
+                      ", ".join(str(r["best_epoch"]) for r in runs), str(epochs),
+                      f"{statistics.mean(minutes):.1f}" if minutes else "", str(len(runs))])
+    if reference:
+        source = (f"The teacher row is the published frontier's (`{reference['file']}`: trained and scored by another "
+                  f"invocation, commit {reference['git_commit']}, {reference['date']}, {reference['cpu']}); this "
+                  f"invocation trained no teacher.")
+    else:
+        source = "No published frontier of this task and regime to compare with; this invocation trained no teacher."
+    return (f"### {meta['task'].upper()} ({meta['regime']}): the students without KD\n\n" + _table(header, lines)
+            + f"\n\nStudents trained on {meta['train_sentences']:,} labeled sentences alone (`frontier.py "
+            f"--no-kd-only`: no KD, no transfer set), seeds {meta['seeds']} (the `seeds` column counts a row's runs; "
+            f"`minilm_l{{k}}`: the first k of all-MiniLM-L6-v2's layers fine-tuned), mean (± std over seeds); "
+            f"best epoch on dev (per seed); minutes per training epoch on one thread, two runs at a "
+            f"time. {source} No speed is measured without the teacher beside it. Machine: {meta['machine']['cpu']}, "
+            f"commit {meta['git_commit']}, {meta['date']}.\n\nCommand: `{meta['command']}`\n")
+
+
 def plot_frontier(result: Dict, out: Path) -> None:
     """Test score against words/s (1 thread, log scale), with and without KD, and the frontier."""
     sys.path.insert(0, str(HERE))
@@ -904,6 +954,8 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "defaults_audit": audit_markdown,
     **{f"frontier_{regime}_{task}{tag}": frontier_markdown for regime in ("low", "full") for task in ("ner", "dep")
        for tag in ("", "_minilm")},  # frontier.py's --tag
+    **{f"frontier_{regime}_{task}{tag}_no_kd": frontier_no_kd_markdown for regime in ("low", "full")
+       for task in ("ner", "dep") for tag in ("", "_minilm")},  # frontier.py --no-kd-only
     # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
     **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
        for student in ("", *(f"_{name}" for name in STUDENT_NAMES if name != "tiny"))},

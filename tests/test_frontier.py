@@ -136,3 +136,81 @@ def test_a_tagged_result_has_a_file_of_its_own_that_the_report_renders():
     for tag in frontier.TAGS:
         for task in ("ner", "dep"):
             assert Path(frontier.result_name("full", task, tag)).stem in report.FILE_RENDERERS
+
+
+def _no_kd_result(reference=True):
+    def run(seed, dev, test, ood, best):
+        return {"student": "x", "kd": False, "seed": seed, "dev": dev, "test": test, "ood": ood, "best_epoch": best,
+                "epoch_seconds_mean": 600.0}
+
+    return {
+        "meta": {"task": "dep", "regime": "full", "metric": "LAS", "ood_name": "GUM", "train_sentences": 12544,
+                 "seeds": [13, 23], "student_epochs": 10, "transformer_epochs": 4, "machine": {"cpu": "test"},
+                 "git_commit": "abc", "date": "today", "command": "python benchmarks/frontier.py dep --no-kd-only"},
+        "reference_teacher": {"file": "frontier_full_dep.json", "dev": 89.0, "test": 90.0, "ood": 80.0,
+                              "git_commit": "old", "date": "then", "cpu": "other"} if reference else None,
+        "students": [
+            {"label": "minilm_l2", "layers": 2, "seeds": [13, 23],
+             "no_kd": [run(13, 86.0, 87.0, 78.0, 4), run(23, 86.0, 89.0, 78.0, 3)]},
+            {"label": "static_subword_e20", "layers": None, "epochs": 20, "seeds": [13],
+             "no_kd": [run(13, 85.0, 85.5, 76.0, 18)]},
+            {"label": "minilm_l3", "layers": 3, "seeds": [13], "no_kd": []},  # not trained: no row
+        ],
+    }
+
+
+def test_the_no_kd_table_compares_with_the_published_teacher_and_names_it():
+    text = report.frontier_no_kd_markdown(_no_kd_result())
+    lines = {line.split(" |")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert lines["teacher (`frontier_full_dep.json`)"].count("100.0 %") == 2
+    row = lines["minilm_l2, no KD"]
+    assert "| 88.00 ± 1.41 |" in row and "97.8 %" in row and "97.5 %" in row  # 88 / 90, 78 / 80
+    assert "| 4, 3 | 4 | 10.0 | 2 |" in row  # best epochs per seed, the transformer epochs, minutes, seeds
+    assert "| 18 | 20 | 10.0 | 1 |" in lines["static_subword_e20, no KD"]  # its own epochs
+    assert "minilm_l3" not in text
+    assert "commit old, then, other" in text and "No speed is measured" in text
+    bare = report.frontier_no_kd_markdown(_no_kd_result(reference=False))
+    assert "| teacher (" not in bare and "No published frontier" in bare and "| 88.00 ± 1.41 |" in bare
+
+
+def test_no_kd_only_names_its_own_file_reads_the_published_teacher_and_builds_no_kd_job(tmp_path):
+    assert frontier.result_name("full", "dep", no_kd=True) == "frontier_full_dep_no_kd.json"
+    assert frontier.result_name("full", "ner", "minilm", no_kd=True) == "frontier_full_ner_minilm_no_kd.json"
+    for tag in (None, *frontier.TAGS):
+        assert Path(frontier.result_name("full", "dep", tag, no_kd=True)).stem in report.FILE_RENDERERS
+    assert frontier.reference_teacher(tmp_path / "missing.json") is None
+    published = tmp_path / "frontier_full_ner.json"
+    result = _result()
+    result["teacher"].update({"dev": 75.0})
+    published.write_text(json.dumps(result))
+    assert frontier.reference_teacher(published) == {"file": "frontier_full_ner.json", "dev": 75.0, "test": 78.0,
+                                                     "ood": 72.0, "git_commit": "abc", "date": "today", "cpu": "test"}
+
+    class Args:
+        regime, objective, transformer_epochs, transformer_seeds, student_epochs = "full", "structural", 4, 1, None
+
+    spec = frontier.transfer.TASKS["dep"]
+    data = {"train": "t", "dev": "d", "test": "e", "train_sentences": 12544}
+    chosen = [s for s in frontier.STUDENTS if s[0] in ("static_subword", "minilm_l2")]
+    plain = frontier.student_jobs(Args, spec, data, tmp_path, chosen, [13, 23], None)
+    assert [(fields["student"], fields["kd"], fields["seed"]) for fields, *_ in plain] == [
+        ("static_subword", False, 13), ("static_subword", False, 23), ("minilm_l2", False, 13)]
+    assert [config for _, config, *_ in plain] == ["dep_static_subword_baseline", "dep_static_subword_baseline",
+                                                  "dep_minilm_l2_baseline"]
+    assert plain[2][2] == tmp_path / "frontier" / "minilm_l2" / "s13" / "no_kd"  # the full frontier's folder: reused
+    assert plain[2][3]["trainer.num_epochs"] == 4 and plain[2][3]["random_seed"] == 13
+    assert "model.teacher.archive" not in plain[2][3]
+    both = frontier.student_jobs(Args, spec, data, tmp_path, chosen, [13, 23], {"model.teacher.archive": "a"})
+    assert [job[:3] for job in both if not job[0]["kd"]] == [job[:3] for job in plain]
+    assert [job[1] for job in both if job[0]["kd"]] == ["dep_static_subword_struct_kd"] * 2 + [
+        "dep_minilm_l2_struct_kd"]
+
+
+def test_no_kd_only_refuses_the_teachers_flags():
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "frontier.py"
+    for flag in (["--merge"], ["--teacher", "x.tar.gz"]):
+        done = subprocess.run([sys.executable, str(script), "dep", "--no-kd-only", *flag], capture_output=True, text=True)
+        assert done.returncode == 2 and "--no-kd-only trains no teacher" in done.stderr
