@@ -169,36 +169,45 @@ def student_jobs(args, spec: Dict, data: Dict, out: Path, chosen, seeds: List[in
     return jobs
 
 
-def no_kd_only(args, spec: Dict, data: Dict, out: Path, chosen, published: Path, started: float) -> None:
+def common_meta(args, data: Dict, seeds: List[int], started: float) -> Dict:
+    """The meta fields of both results (`--no-kd-only`'s and the full frontier's)."""
+    spec, regime = transfer.TASKS[args.task], transfer.REGIMES[args.regime]
+    return {
+        "command": " ".join(["python", "benchmarks/frontier.py", *sys.argv[1:]]),
+        "task": args.task, "regime": args.regime, "metric": spec["metric"][0],
+        "ood_name": data["ood"]["name"], "train_sentences": data["train_sentences"], "seeds": seeds,
+        "student_epochs": args.student_epochs or regime["student_epochs"],
+        "transformer_epochs": args.transformer_epochs, "machine": machine(), "git_commit": git_commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "wall_seconds": time.perf_counter() - started,
+    }
+
+
+def write_result(path: Path, result: Dict) -> None:
+    """Write one result's JSON and render its table (and plot) with `report.py`."""
+    import subprocess
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    logger.info("wrote %s", path)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(path)], check=True)
+
+
+def no_kd_only(args, spec: Dict, data: Dict, out: Path, chosen, seeds: List[int], published: Path,
+               started: float) -> None:
     """`--no-kd-only`: the chosen students' no-KD runs (no teacher), their scores written to
     `frontier_{regime}_{task}[_{tag}]_no_kd.json` with the published teacher's for reference."""
-    metric, key = spec["metric"]
-    seeds = [13 + 10 * i for i in range(args.seeds)]
-    records = transfer.run_all(student_jobs(args, spec, data, out, chosen, seeds, None), args.workers, data, key)
-    regime = transfer.REGIMES[args.regime]
+    records = transfer.run_all(student_jobs(args, spec, data, out, chosen, seeds, None), args.workers, data,
+                               spec["metric"][1])
     result = {
-        "meta": {
-            "command": " ".join(["python", "benchmarks/frontier.py", *sys.argv[1:]]),
-            "task": args.task, "regime": args.regime, "metric": metric, "ood_name": data["ood"]["name"],
-            "train_sentences": data["train_sentences"], "seeds": seeds,
-            "student_epochs": args.student_epochs or regime["student_epochs"],
-            "transformer_epochs": args.transformer_epochs, "machine": machine(), "git_commit": git_commit(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "wall_seconds": time.perf_counter() - started,
-        },
+        "meta": common_meta(args, data, seeds, started),
         "reference_teacher": reference_teacher(published),
         "students": [{"label": label, "preset": preset, "layers": layers, "epochs": own_epochs,
                       "seeds": student_seeds(seeds, layers, args.transformer_seeds),
                       "no_kd": [r for r in records if r["student"] == label]}
                      for label, preset, layers, own_epochs in chosen],
     }
-    path = Path(args.results_dir) / result_name(args.regime, args.task, args.tag, no_kd=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    logger.info("wrote %s", path)
-    import subprocess
-
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(path)], check=True)
+    write_result(Path(args.results_dir) / result_name(args.regime, args.task, args.tag, no_kd=True), result)
 
 
 def main() -> None:
@@ -245,11 +254,12 @@ def main() -> None:
     started = time.perf_counter()
     out = Path(args.runs_dir) / args.regime / args.task
     data = transfer.prepare_data(args.task, args.regime, Path(args.data_dir).resolve(), out / "data")
-    metric, key = spec["metric"]
+    key = spec["metric"][1]
     chosen = [s for s in STUDENTS if s[0] in args.students]
     published = Path(args.results_dir) / result_name(args.regime, args.task, args.tag)
+    seeds = [13 + 10 * i for i in range(args.seeds)]
     if args.no_kd_only:
-        no_kd_only(args, spec, data, out, chosen, published, started)
+        no_kd_only(args, spec, data, out, chosen, seeds, published, started)
         return
     if args.teacher:
         teacher = transfer.given_teacher(args.teacher, data, out, args.threads)
@@ -262,7 +272,6 @@ def main() -> None:
         kept = carry_over(json.loads(published.read_text()), transfer.record(teacher, key, model="teacher"),
                           [label for label, *_ in chosen])
 
-    seeds = [13 + 10 * i for i in range(args.seeds)]
     kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)},
           "data_loader.type": "transfer_set",
           "data_loader.transfer_set": {"path": data["transfer"]["path"], "format": data["transfer"]["format"]}}
@@ -278,17 +287,8 @@ def main() -> None:
             speeds[label] = throughput.run([archive], data["test"], [1, 2], batch_size=32, repeats=3)
 
     result = {
-        "meta": {
-            "command": " ".join(["python", "benchmarks/frontier.py", *sys.argv[1:]]),
-            "task": args.task, "regime": args.regime, "metric": metric, "objective": args.objective,
-            "ood_name": data["ood"]["name"], "train_sentences": data["train_sentences"],
-            "transfer_sentences": data["transfer"]["sentences"], "seeds": seeds,
-            "student_epochs": args.student_epochs or regime["student_epochs"],
-            "transformer_epochs": args.transformer_epochs,
-            "teacher": args.teacher or spec["teacher"], "machine": machine(), "git_commit": git_commit(),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "wall_seconds": time.perf_counter() - started,
-        },
+        "meta": {**common_meta(args, data, seeds, started), "objective": args.objective,
+                 "transfer_sentences": data["transfer"]["sentences"], "teacher": args.teacher or spec["teacher"]},
         "teacher": {**transfer.record(teacher, key, model="teacher"), "throughput": speeds.get("teacher", [])},
         "students": [{"label": label, "preset": preset, "layers": layers, "epochs": own_epochs,
                       "seeds": student_seeds(seeds, layers, args.transformer_seeds),
@@ -296,17 +296,11 @@ def main() -> None:
                       "kd": [r for r in records if r["student"] == label and r["kd"]],
                       "throughput": speeds.get(label, [])} for label, preset, layers, own_epochs in chosen],
     }
-    results = Path(args.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / result_name(args.regime, args.task, args.tag)
+    path = Path(args.results_dir) / result_name(args.regime, args.task, args.tag)
     if kept:
         order = [label for label, *_ in STUDENTS]
         result["students"] = sorted(result["students"] + kept, key=lambda student: order.index(student["label"]))
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    logger.info("wrote %s", path)
-    import subprocess
-
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(path)], check=True)
+    write_result(path, result)
 
 
 if __name__ == "__main__":

@@ -214,3 +214,37 @@ def test_no_kd_only_refuses_the_teachers_flags():
     for flag in (["--merge"], ["--teacher", "x.tar.gz"]):
         done = subprocess.run([sys.executable, str(script), "dep", "--no-kd-only", *flag], capture_output=True, text=True)
         assert done.returncode == 2 and "--no-kd-only trains no teacher" in done.stderr
+
+
+def test_no_kd_only_writes_the_shared_meta_its_students_and_renders_it(tmp_path, monkeypatch):
+    published = tmp_path / "frontier_full_dep.json"
+    published.write_text(json.dumps(_result()))
+    trained = []
+
+    def run_all(jobs, workers, data, key):
+        trained.extend(jobs)
+        return [{**fields, "test": 80.0} for fields, *_ in jobs]
+
+    rendered = []
+    monkeypatch.setattr(frontier.transfer, "run_all", run_all)
+    monkeypatch.setattr(frontier, "git_commit", lambda: "abc")
+    monkeypatch.setattr("subprocess.run", lambda command, **kwargs: rendered.append(command))
+
+    class Args:
+        task, regime, objective, tag = "dep", "full", "structural", None
+        transformer_epochs, transformer_seeds, student_epochs, workers = 4, None, None, 2
+        results_dir = str(tmp_path / "results")
+
+    data = {"train": "t", "dev": "d", "test": "e", "train_sentences": 12544, "ood": {"name": "UD-GUM"}}
+    chosen = [s for s in frontier.STUDENTS if s[0] == "minilm_l3"]
+    frontier.no_kd_only(Args, frontier.transfer.TASKS["dep"], data, tmp_path, chosen, [13], published, 0.0)
+    assert [fields for fields, *_ in trained] == [{"student": "minilm_l3", "kd": False, "seed": 13}]
+    path = tmp_path / "results" / "frontier_full_dep_no_kd.json"
+    result = json.loads(path.read_text())
+    assert {"command", "task", "regime", "metric", "ood_name", "train_sentences", "seeds", "student_epochs",
+            "transformer_epochs", "machine", "git_commit", "date", "wall_seconds"} <= set(result["meta"])
+    assert result["meta"]["metric"] == "LAS" and result["meta"]["seeds"] == [13]
+    assert result["meta"]["git_commit"] == "abc"
+    assert result["reference_teacher"]["file"] == "frontier_full_dep.json"
+    assert result["students"][0]["no_kd"] == [{"student": "minilm_l3", "kd": False, "seed": 13, "test": 80.0}]
+    assert rendered == [[frontier.sys.executable, str(frontier.ROOT / "benchmarks" / "report.py"), str(path)]]
