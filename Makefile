@@ -63,7 +63,7 @@ bench-transfer: bench-install
 	$(PY) benchmarks/transfer.py ner --regime $(REGIME) $(BENCH_ARGS)
 	$(PY) benchmarks/transfer.py dep --regime $(REGIME) $(BENCH_ARGS)
 
-# The same suites with a student preset (STUDENT=static_subword|minilm_l2), reusing the teachers
+# The same suites with a student preset (STUDENT=static_subword|minilm_l3), reusing the teachers
 # and stores of bench-transfer: benchmarks/results/transfer_{low,full}_{ner,dep}_$(STUDENT).*
 STUDENT ?= static_subword
 bench-transfer-student: bench-install

@@ -38,11 +38,16 @@ TWINS: Dict[str, str] = {
                                                   "second_order_local_kd", "second_order_struct_kd")},
     "dep_tagger_struct_kd": "dep_tagger",
     "dep_tagger_second_order_kd": "dep_tagger",
-    **{f"ner_{preset}_{name}": f"ner_{preset}_baseline" for preset in ("static_subword", "minilm_l2")
+    **{f"ner_{preset}_{name}": f"ner_{preset}_baseline" for preset in ("static_subword", "minilm_l3")
        for name in ("token_kd", "posterior_kd", "struct_kd", "sub_kd")},
-    **{f"dep_{preset}_{name}": f"dep_{preset}_baseline" for preset in ("static_subword", "minilm_l2")
+    **{f"dep_{preset}_{name}": f"dep_{preset}_baseline" for preset in ("static_subword", "minilm_l3")
        for name in ("local_kd", "struct_kd", "sub_kd")},
 }
+
+#: presets renamed since a results file was written, by the name they have now: `minilm_l2` became
+#: `minilm_l3` (k = 3 its default since the frontier measured it); frontier.py always set a
+#: transformer student's `layers`, so a row's network is its config's under the new name
+RENAMED_PRESETS = {"minilm_l2": "minilm_l3"}
 
 #: the teachers of the results files, strongest last (a verdict takes the strongest measurement)
 TEACHERS = {
@@ -124,15 +129,17 @@ def from_transfer_file(source: str, result: Dict) -> List[Dict]:
 
 def from_frontier_file(source: str, result: Dict) -> List[Dict]:
     """`frontier.py` results: the non-tiny students (the tiny ones are the transfer suites'), KD +
-    transfer set against no KD; of the transformer students only the preset's own (`minilm_l2`, not
-    the same config with another layer count); a student with its own epochs is labelled so."""
+    transfer set against no KD; of the transformer students only the preset's own (`minilm_l3`, not
+    the same config with another layer count; a renamed preset by its name now, `RENAMED_PRESETS`);
+    a student with its own epochs is labelled so."""
     meta, entries = result["meta"], []
     objective = {name: config for name, config, _ in transfer.TASKS[meta["task"]]["objectives"]}[meta["objective"]]
     for student in result["students"]:
-        other_layers = student.get("layers") and student["label"] != student["preset"]
-        if student["preset"] == "tiny" or other_layers or not student["kd"] or not student["no_kd"]:
+        preset = RENAMED_PRESETS.get(student["preset"], student["preset"])
+        other_layers = student.get("layers") and student["label"] != preset
+        if preset == "tiny" or other_layers or not student["kd"] or not student["no_kd"]:
             continue
-        config = transfer.preset_config(objective, student["preset"])
+        config = transfer.preset_config(objective, preset)
         epochs = student.get("epochs") or (meta.get("transformer_epochs") if student.get("layers")
                                            else meta["student_epochs"])
         entries.append(_entry(config, source, f"{student['label']}, KD + transfer set",

@@ -4,7 +4,7 @@
 
 Students, all of the same task and data: `tiny` (random word embeddings), `static_subword` (the
 teacher's frozen subword table), and `minilm_l1`, `minilm_l2`, `minilm_l3` (the first k of
-all-MiniLM-L6-v2's layers fine-tuned: the `minilm_l2` preset's configs with `layers: k`). Each is
+all-MiniLM-L6-v2's layers fine-tuned: the `minilm_l3` preset's configs with `layers: k`). Each is
 trained with no KD and with `--objective` (choose it on dev from `transfer.py`'s suites) plus the
 transfer set, for every seed. The teacher, its store and the data are `transfer.py`'s for the
 regime (the same folder: a teacher trained there is reused, `--teacher` gives one); the tiny and
@@ -55,9 +55,9 @@ STUDENTS: Tuple[Tuple[str, str, Optional[int], Optional[int]], ...] = (
     # the static-subword parser's dev LAS still rose after 10 epochs (seed 13, structural KD +
     # transfer set: 86.58 at epoch 10, 87.23 at epoch 15): the same student trained 20 epochs
     ("static_subword_e20", "static_subword", None, 20),
-    ("minilm_l1", "minilm_l2", 1, None),
-    ("minilm_l2", "minilm_l2", 2, None),
-    ("minilm_l3", "minilm_l2", 3, None),
+    ("minilm_l1", "minilm_l3", 1, None),
+    ("minilm_l2", "minilm_l3", 2, None),
+    ("minilm_l3", "minilm_l3", 3, None),
 )
 
 

@@ -551,7 +551,7 @@ def plain_model(model: str, meta: Dict) -> str:
 #: the student presets of transfer.py (common.libsonnet), as the tables name them
 STUDENT_NAMES = {"tiny": "the tiny student (random word embeddings)",
                  "static_subword": "the static-subword student (frozen MiniLM subword table)",
-                 "minilm_l2": "the 2-layer MiniLM student (fine-tuned)"}
+                 "minilm_l3": "the 3-layer MiniLM student (fine-tuned)"}
 
 
 def transfer_markdown(result: Dict) -> str:

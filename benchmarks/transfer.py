@@ -104,7 +104,7 @@ TASKS["dep_second_order"] = {**TASKS["dep"], "teacher": "dep_second_order_teache
                              "plain_of": {"structural, dependency tagger (case 2b)": "no KD, dependency tagger"}}
 # student presets (common.libsonnet): the config of a preset's run is the tiny student's config
 # name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
-STUDENTS = ("tiny", "static_subword", "minilm_l2")
+STUDENTS = ("tiny", "static_subword", "minilm_l3")
 
 
 def preset_config(config: str, student: str) -> str:

@@ -73,7 +73,7 @@ def test_config_trains_with_overridden_data(name, tmp_path):
         assert metrics["training_kd_loss"] > 0
 
 
-PRESETS = [(n, p) for n in names() for p in ("static_subword", "minilm_l2") if f"_{p}_" in n]
+PRESETS = [(n, p) for n in names() for p in ("static_subword", "minilm_l3") if f"_{p}_" in n]
 
 
 @pytest.mark.parametrize("name,preset_name", PRESETS)
@@ -98,7 +98,7 @@ def test_a_student_preset_differs_from_the_tiny_students_config_only_in_the_stud
         assert preset["trainer"]["optimizer"]["type"] == "huggingface_adamw"
         assert preset["trainer"]["callbacks"] == tiny["trainer"]["callbacks"]
         assert preset["trainer"]["num_epochs"] == tiny["trainer"]["num_epochs"]
-        assert embedders["transformer"]["layers"] == 2 and "transformer" in indexers
+        assert embedders["transformer"]["layers"] == 3 and "transformer" in indexers
 
 
 def test_an_unknown_student_preset_is_a_clear_error(tmp_path):
@@ -106,6 +106,14 @@ def test_an_unknown_student_preset_is_a_clear_error(tmp_path):
     config.write_text(f"local lib = import '{Path('training_configs/common.libsonnet').resolve()}';\n"
                       "lib.ner_kd(lib.ner_objectives.structural, student='huge')\n")
     with pytest.raises(Exception, match="unknown student preset huge"):
+        Params.from_file(str(config))
+
+
+def test_the_renamed_transformer_preset_names_its_new_name_and_the_depth_override(tmp_path):
+    config = tmp_path / "old.jsonnet"
+    config.write_text(f"local lib = import '{Path('training_configs/common.libsonnet').resolve()}';\n"
+                      "lib.dep_kd(null, student='minilm_l2')\n")
+    with pytest.raises(Exception, match=r"'minilm_l2' is now 'minilm_l3'.*transformer.layers\": 2"):
         Params.from_file(str(config))
 
 

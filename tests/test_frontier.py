@@ -26,7 +26,7 @@ def test_tiny_and_static_runs_are_the_transfer_suites_own(tmp_path):
                                      "dep_static_subword_struct_kd", 20)
     assert (plain, kd) == (tmp_path / "frontier" / "static_subword_e20" / "s13" / "no_kd",
                            tmp_path / "frontier" / "static_subword_e20" / "s13" / "kd_transfer")
-    plain, kd = frontier.run_folders(tmp_path, "minilm_l3", "minilm_l2", 3, 13, "ner_minilm_l2_struct_kd")
+    plain, kd = frontier.run_folders(tmp_path, "minilm_l3", "minilm_l3", 3, 13, "ner_minilm_l3_struct_kd")
     assert (plain, kd) == (tmp_path / "frontier" / "minilm_l3" / "s13" / "no_kd",
                            tmp_path / "frontier" / "minilm_l3" / "s13" / "kd_transfer")
 
@@ -196,14 +196,14 @@ def test_no_kd_only_names_its_own_file_reads_the_published_teacher_and_builds_no
     assert [(fields["student"], fields["kd"], fields["seed"]) for fields, *_ in plain] == [
         ("static_subword", False, 13), ("static_subword", False, 23), ("minilm_l2", False, 13)]
     assert [config for _, config, *_ in plain] == ["dep_static_subword_baseline", "dep_static_subword_baseline",
-                                                  "dep_minilm_l2_baseline"]
+                                                  "dep_minilm_l3_baseline"]
     assert plain[2][2] == tmp_path / "frontier" / "minilm_l2" / "s13" / "no_kd"  # the full frontier's folder: reused
     assert plain[2][3]["trainer.num_epochs"] == 4 and plain[2][3]["random_seed"] == 13
     assert "model.teacher.archive" not in plain[2][3]
     both = frontier.student_jobs(Args, spec, data, tmp_path, chosen, [13, 23], {"model.teacher.archive": "a"})
     assert [job[:3] for job in both if not job[0]["kd"]] == [job[:3] for job in plain]
     assert [job[1] for job in both if job[0]["kd"]] == ["dep_static_subword_struct_kd"] * 2 + [
-        "dep_minilm_l2_struct_kd"]
+        "dep_minilm_l3_struct_kd"]
 
 
 def test_no_kd_only_refuses_the_teachers_flags():

@@ -183,7 +183,7 @@ def test_a_student_preset_runs_its_own_configs_which_exist():
             assert (ROOT / "training_configs" / f"{config}.jsonnet").is_file(), config
             if not spec.get("presets", True):
                 continue  # the scenario suites run the tiny student only
-            for student in ("static_subword", "minilm_l2"):
+            for student in ("static_subword", "minilm_l3"):
                 preset = transfer.preset_config(config, student)
                 assert preset.startswith(f"{task}_{student}_")
                 assert (ROOT / "training_configs" / f"{preset}.jsonnet").is_file(), preset
