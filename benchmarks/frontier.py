@@ -9,7 +9,8 @@ trained with no KD and with `--objective` (choose it on dev from `transfer.py`'s
 transfer set, for every seed. The teacher, its store and the data are `transfer.py`'s for the
 regime (the same folder: a teacher trained there is reused, `--teacher` gives one); the tiny and
 static-subword runs are `transfer.py`'s own (not trained again when its suites ran), the
-transformer students' go to `frontier/{student}/s{seed}/`. Finished runs are always kept.
+transformer students' go to `frontier/{student}/s{seed}/`. Finished runs are always kept, and a
+run stopped after an epoch (a session's end) resumes from its checkpoint (`transfer.student`).
 
 Then, with no student training left, each model alone and one after the other: CPU inference
 throughput (`throughput.py`: a fresh process per model and thread count, 1 and 2 threads, batch

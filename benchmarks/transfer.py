@@ -13,8 +13,9 @@ Regimes (data in `../shared/data`, or `--data-dir`):
   (`unlabeled/en_gum_lines-train.conllu`, 13.0k sentences; no EWT text, no GUM test document).
 
 In both the teacher (the task's MiniLM teacher config) is trained for `--teacher-epochs` epochs and
-its best epoch on the full EWT dev set is kept (epochs chosen on dev); an interrupted teacher is
-resumed with `allennlp train --recover`. The teacher's outputs on the training and transfer
+its best epoch on the full EWT dev set is kept (epochs chosen on dev); an interrupted teacher, or
+a student stopped after at least one epoch (its checkpoint), is resumed with `allennlp train
+--recover`. The teacher's outputs on the training and transfer
 sentences are written once to one SQLite store (`allennlp fill-teacher-cache`). Then, for every
 seed: the plain student (no KD) and each KD objective without and with the transfer set (the
 `transfer_set` data loader: every transfer sentence every epoch, KD only on them with
@@ -281,14 +282,26 @@ def fill(archive: str, data: Dict, cache: Path, out: Path, threads: int) -> Dict
     return seconds
 
 
+def resumable(run: Path) -> bool:
+    """An unfinished run that saved a checkpoint at the end of an epoch: `allennlp train --recover`
+    goes on from there (its config and overrides are the same)."""
+    return (not (run / "metrics.json").exists() and (run / "config.json").exists()
+            and any(run.glob("training_state_e*_b*.th")))
+
+
 def student(config: str, run: Path, overrides: Dict, data: Dict) -> Dict:
-    """One student run (one thread), reused when finished."""
+    """One student run (one thread), reused when finished and resumed from its last epoch's
+    checkpoint when stopped (a session's end); anything else left in its folder is removed."""
     if not (run / "metrics.json").exists():
-        shutil.rmtree(run, ignore_errors=True)
+        command = ["train", f"training_configs/{config}.jsonnet", "-s", str(run), "-o", json.dumps(overrides)]
+        if resumable(run):
+            command.append("--recover")
+            logger.info("resuming %s", run)
+        else:
+            shutil.rmtree(run, ignore_errors=True)
         run.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
-        allennlp(["train", f"training_configs/{config}.jsonnet", "-s", str(run), "-o", json.dumps(overrides)],
-                 run.parent / f"{run.name}.log", 1)
+        allennlp(command, run.parent / f"{run.name}.log", 1)
         logger.info("%-34s %5.0f s", run.name, time.perf_counter() - start)
     return finished(run, data, 1)
 

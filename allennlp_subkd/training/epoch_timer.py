@@ -15,6 +15,11 @@ class EpochTimerCallback(TrainerCallback):
     [...], "peak_rss_mb": ...}`) to the serialization directory after every epoch, so the
     demo and the benchmarks report times measured in the run itself.
 
+    A run resumed with `allennlp train --recover` keeps the times of the epochs finished before
+    (read back from the file) and clocks its first resumed epoch from the end of that epoch's
+    first training batch: the trainer reads through the finished epochs' data first, which is
+    not training time (that epoch's figure misses one batch).
+
     Registered as a `TrainerCallback` with name "epoch_timer".
 
     # Parameters
@@ -31,12 +36,21 @@ class EpochTimerCallback(TrainerCallback):
 
     def on_start(self, trainer, is_primary: bool = True, **kwargs) -> None:
         super().on_start(trainer, is_primary=is_primary, **kwargs)
-        self._epoch_start = time.perf_counter()
+        finished = getattr(trainer, "_start_after_epochs_completed", 0)
+        previous = os.path.join(self.serialization_dir, "epoch_times.json")
+        if finished and os.path.exists(previous):  # resumed from a checkpoint (`--recover`)
+            with open(previous) as f:
+                self.train_seconds = list(json.load(f)["train_seconds"][:finished])
+            self._epoch_start = None  # set by the first training batch of the resumed epoch
+        else:
+            self._epoch_start = time.perf_counter()
 
     def on_batch(self, trainer, batch_inputs, batch_outputs, batch_metrics, epoch: int,
                  batch_number: int, is_training: bool, is_primary: bool = True, **kwargs) -> None:
         if is_training:
             self._last_train_batch = time.perf_counter()
+            if self._epoch_start is None:
+                self._epoch_start = self._last_train_batch
 
     def on_epoch(self, trainer, metrics: Dict[str, Any], epoch: int, is_primary: bool = True,
                  **kwargs) -> None:
