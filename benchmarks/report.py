@@ -726,20 +726,24 @@ def frontier_markdown(result: Dict) -> str:
         run = row["speed"].get(threads)
         return None if run is None else run[field]
 
+    # `frontier.py --no-throughput`: scores only, no speed columns and no frontier (it needs the speeds)
+    timed = any(row["speed"] for row in rows)
     # × teacher, not words/s: rows kept by `--merge` were timed in another invocation
     points = [(times_teacher(r, teacher, 1) or 0.0, r["kd_test"] or 0.0) for r in rows]
-    frontier = set(pareto(points))
-    header = ["model", "parameters", "words/s (1 thr)", "× teacher (1 thr)", "words/s (2 thr)", "× teacher (2 thr)",
+    frontier = set(pareto(points)) if timed else set()
+    speed_header = ["parameters", "words/s (1 thr)", "× teacher (1 thr)", "words/s (2 thr)", "× teacher (2 thr)"]
+    header = ["model", *(speed_header if timed else []),
               f"test {metric}, no KD", f"test {metric}, KD + transfer", "of the teacher", f"{ood}, KD + transfer",
               f"of the teacher ({ood})", "KD closes", "seeds"]
     lines = []
     for i, row in enumerate(rows):
         cells = [row["label"] + (" **(frontier)**" if i in frontier else "")]
-        first = row["speed"].get(1) or next(iter(row["speed"].values()), None)
-        cells.append("" if first is None else f"{first['parameters'] / 1e6:.2f} M")
-        for threads in (1, 2):
-            words, ratio = speed(row, threads, "tokens_per_second"), times_teacher(row, teacher, threads)
-            cells += ["" if words is None else f"{words:,.0f}", "" if ratio is None else f"{ratio:.1f}"]
+        if timed:
+            first = row["speed"].get(1) or next(iter(row["speed"].values()), None)
+            cells.append("" if first is None else f"{first['parameters'] / 1e6:.2f} M")
+            for threads in (1, 2):
+                words, ratio = speed(row, threads, "tokens_per_second"), times_teacher(row, teacher, threads)
+                cells += ["" if words is None else f"{words:,.0f}", "" if ratio is None else f"{ratio:.1f}"]
         kd = "" if row["kd_test"] is None else f"{row['kd_test']:.2f}" + (
             f" ± {row['kd_std']:.2f}" if row["kd_std"] is not None else "")
         closes = ""
@@ -774,11 +778,15 @@ def frontier_markdown(result: Dict) -> str:
             + f"\n\nStudents trained on {meta['train_sentences']:,} sentences + {meta['transfer_sentences']:,} "
             f"unlabeled transfer sentences with `{meta['objective']}` KD (KD + transfer) or alone (no KD); seeds "
             f"{meta['seeds']}{transformers['seeds']} (the `seeds` column counts a row's KD runs), mean (± std over "
-            f"seeds); {meta['student_epochs']} epochs{transformers['epochs']}. Speed: "
-            f"`throughput.py` on the in-domain test file, batch 32, the median of 3 passes, each model alone in its "
-            f"own process, the first seed's KD archive; × teacher = words/s over the teacher's at the same thread "
-            f"count. `KD closes` = (KD − no KD) / (teacher − no KD); frontier = no other model is both faster (1 "
-            f"thread) and better (test). Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, "
+            f"seeds); {meta['student_epochs']} epochs{transformers['epochs']}. " + (
+                "Speed: `throughput.py` on the in-domain test file, batch 32, the median of 3 passes, each model "
+                "alone in its own process, the first seed's KD archive; × teacher = words/s over the teacher's at "
+                "the same thread count. " if timed else
+                "No speed was measured by this invocation (`--no-throughput`), so no model is marked as on the "
+                "frontier. ")
+            + "`KD closes` = (KD − no KD) / (teacher − no KD)"
+            + ("; frontier = no other model is both faster (1 thread) and better (test)" if timed else "")
+            + f". Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, "
             f"{meta['date']}.{kept}\n\nCommand: `{meta['command']}`\n")
 
 

@@ -89,6 +89,22 @@ def test_the_table_has_ratios_fractions_of_the_teacher_and_the_frontier(tmp_path
     assert "10 epochs (`static_subword_e20`: 20)" in report.frontier_markdown(result)
 
 
+def test_an_untimed_result_has_scores_only_and_no_frontier(tmp_path):
+    result = _result()  # `frontier.py --no-throughput`
+    for row in [result["teacher"], *result["students"]]:
+        row["throughput"] = []
+    text = report.frontier_markdown(result)
+    assert "words/s" not in text and "parameters" not in text and "**(frontier)**" not in text
+    assert "No speed was measured by this invocation (`--no-throughput`)" in text
+    static = next(line for line in text.splitlines() if line.startswith("| static_subword |"))
+    assert static == "| static_subword | 74.00 | 77.00 ± 0.00 | 98.7 % | 70.00 | 97.2 % | 75 % | 2 |"
+    path = tmp_path / "frontier_full_dep_minilm.json"
+    path.write_text(json.dumps(result))
+    report.render(path)  # no plot without speeds
+    assert path.with_suffix(".md").read_text() == text and not path.with_suffix(".png").exists()
+    assert "No speed was measured" not in report.frontier_markdown(_result())
+
+
 def test_render_writes_the_table_and_the_plot(tmp_path):
     pytest.importorskip("matplotlib")  # the bench extra; CI's install has no plotting
     text = report.frontier_markdown(_result())
