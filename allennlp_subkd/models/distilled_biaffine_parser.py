@@ -19,7 +19,7 @@ from allennlp_subkd.models.attachment_scores import WorkerSafeAttachmentScores
 from allennlp_subkd.data.open_label_field import split_unseen
 from allennlp_subkd.models.nonempty import forward_nonempty
 from allennlp_subkd.modules.fast_bilinear import FastBilinear, bilinear_pairs
-from allennlp_subkd.structures.arcs import gold_tree_nll
+from allennlp_subkd.structures.arcs import gold_tree_nll, single_root_greedy_heads
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +280,18 @@ class DistilledBiaffineParser(DistilledParserMixin, BiaffineDependencyParser):
             self.train()
             self.use_mst_decoding_for_validation = mst
         return clean
+
+    def _greedy_decode(self, head_tag_representation, child_tag_representation, attended_arcs, mask):
+        """The stock per-word greedy decoding (training, and validation without MST) for the
+        local gold loss; with `gold_loss: "tree"`, exactly one word per sentence on ROOT
+        (`single_root_greedy_heads`): the tree CRF leaves the ROOT column's level free, so a
+        per-word argmax could put every word on ROOT (a training LAS near the share of ROOT
+        arcs while the MST-decoded dev LAS is fine). The relations as the stock decoder's."""
+        if self._gold_loss != "tree":
+            return super()._greedy_decode(head_tag_representation, child_tag_representation, attended_arcs, mask)
+        heads = single_root_greedy_heads(attended_arcs, mask)
+        chosen = torch.full_like(attended_arcs, -numpy.inf).scatter_(2, heads.unsqueeze(2), 0.0)
+        return super()._greedy_decode(head_tag_representation, child_tag_representation, chosen, mask)
 
     def _mst_decode(self, head_tag_representation, child_tag_representation, attended_arcs, mask):
         """`BiaffineDependencyParser._mst_decode`'s trees and relations (fast scorer only:

@@ -15,7 +15,7 @@ from allennlp_subkd.structures.tree import NEG, eisner, matrix_tree
 
 __all__ = [
     "TREES", "valid_arcs", "best_heads", "head_log_probs", "kl_divergence", "tree_distribution",
-    "gold_tree_problems", "gold_tree_nll",
+    "gold_tree_problems", "gold_tree_nll", "single_root_greedy_heads",
 ]
 
 #: the tree distributions a parser objective (and the tree-CRF gold loss) can use
@@ -30,6 +30,36 @@ def best_heads(arcs: torch.Tensor, mask: torch.Tensor, k: int) -> torch.LongTens
     valid = valid_arcs(mask)
     k = min(k, arcs.size(-1))
     return arcs.masked_fill(~valid, NEG).topk(k, -1).indices
+
+
+def single_root_greedy_heads(arcs: torch.Tensor, mask: torch.Tensor) -> torch.LongTensor:
+    """
+    `[batch, n+1]`: the best head of every word such that exactly one word per sentence takes
+    ROOT (cycles allowed): `argmax Σ_d arcs[b, d, h_d]` over such head assignments, exactly (each
+    word its best non-ROOT head, except the one word that loses least by taking ROOT). 0 at
+    ROOT, at padding and for a sentence without words.
+
+    The single-root tree CRF (`gold_tree_nll`, structural KD) gives every tree exactly one ROOT
+    arc, so adding a constant to a sentence's ROOT column changes no tree's probability: the
+    training never pins that column, and a per-word greedy argmax over it can put every word on
+    ROOT. This decoding is invariant to that constant. Heads are real words or ROOT, never
+    padding or the word itself (`valid_arcs`).
+    """
+    valid = valid_arcs(mask)
+    scores = arcs.masked_fill(~valid, NEG)
+    words = valid.any(-1)  # [batch, n+1]: the real words
+    best, heads = scores[:, :, 1:].max(-1)  # each word's best word as head
+    heads = heads + 1
+    # what taking ROOT costs a word: its ROOT score over its best word head's (a one-word
+    # sentence has no word head: its word takes ROOT)
+    no_word_head = ~valid[:, :, 1:].any(-1)
+    gain = torch.where(no_word_head, torch.full_like(best, float("inf")), scores[:, :, 0] - best)
+    gain = gain.masked_fill(~words, float("-inf"))
+    rooted = gain.argmax(-1)  # [batch]
+    heads = heads.masked_fill(~words, 0)
+    has_words = words.any(-1)
+    heads[torch.arange(heads.size(0), device=heads.device)[has_words], rooted[has_words]] = 0
+    return heads
 
 
 def valid_arcs(mask: torch.Tensor) -> torch.BoolTensor:

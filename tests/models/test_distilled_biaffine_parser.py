@@ -106,6 +106,34 @@ class TestDistilledBiaffineParser(ModelTestCase):
         assert output["arc_loss"].item() == pytest.approx((nll.sum() / words).item(), rel=1e-6)
         assert output["loss"].item() == pytest.approx((output["arc_loss"] + output["tag_loss"]).item(), rel=1e-6)
 
+    def test_greedy_decoding_of_a_tree_loss_parser_puts_one_word_per_sentence_on_root(self):
+        """With `gold_loss: "tree"` the ROOT column's level is free: a constant on it changes
+        neither the tree loss nor the greedy heads (training, and validation without MST), one
+        word per sentence on ROOT; the local loss keeps the stock per-word argmax, which then
+        puts every word there."""
+        tensors = self._tensors()
+
+        def root_up(module, inputs, arcs):  # arcs[b, d, h]: ROOT (h = 0) scored far higher
+            shifted = arcs.clone()
+            shifted[:, :, 0] += 1000.0
+            return shifted
+
+        for gold_loss in ("tree", "local"):
+            model = self._model(teacher=None, distillation=None, gold_loss=gold_loss,
+                                use_mst_decoding_for_validation=False)
+            model.eval()
+            plain = model(**tensors)
+            hook = model.arc_attention.register_forward_hook(root_up)
+            shifted = model(**tensors)
+            hook.remove()
+            words = plain["mask"][:, 1:]
+            on_root = (shifted["heads"][:, 1:] == 0) & words
+            if gold_loss == "tree":
+                assert torch.equal(plain["heads"], shifted["heads"])
+                assert (on_root.sum(-1) == 1).all()
+                assert shifted["arc_loss"].item() == pytest.approx(plain["arc_loss"].item(), rel=1e-4)
+            else:
+                assert torch.equal(on_root, words.bool())
     def test_the_captured_scores_are_the_ones_the_parser_scores_with(self):
         """With dropout on, the stock loss recomputed from the captured tensors is the loss
         the forward pass returned, and the all-pairs relation scores at the gold heads are
