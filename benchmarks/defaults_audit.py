@@ -62,6 +62,8 @@ TEACHERS = {
     "frontier_full_dep.json": (1, "MiniLM, 6 epochs"),
     # the same NER teacher config retrained on another CPU (another teacher): the transformer students
     "frontier_full_ner_minilm.json": (1, "MiniLM, 6 epochs (retrained on a Xeon)"),
+    # the parser teacher config retrained on a slower EPYC (another teacher): the transformer students
+    "frontier_full_dep_minilm.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
 }
 
 

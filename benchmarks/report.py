@@ -1032,6 +1032,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "frontier-full-dep": ("frontier_full_dep.json", lambda result: _body(frontier_markdown(result))),
     "frontier-full-ner-minilm": ("frontier_full_ner_minilm.json", lambda result: _body(frontier_markdown(result))),
     "frontier-full-dep-no-kd": ("frontier_full_dep_no_kd.json", lambda result: _body(frontier_no_kd_markdown(result))),
+    "frontier-full-dep-minilm": ("frontier_full_dep_minilm.json", lambda result: _body(frontier_markdown(result))),
     "speed-full-dep-transformer": ("speed_full_dep_transformer.json", speed_markdown),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-span": ("transfer_full_ner_span.json", lambda result: _body(transfer_markdown(result))),
