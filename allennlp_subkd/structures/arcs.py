@@ -51,10 +51,8 @@ def single_root_greedy_heads(arcs: torch.Tensor, mask: torch.Tensor) -> torch.Lo
     best, heads = scores[:, :, 1:].max(-1)  # each word's best word as head
     heads = heads + 1
     # what taking ROOT costs a word: its ROOT score over its best word head's (a one-word
-    # sentence has no word head: its word takes ROOT)
-    no_word_head = ~valid[:, :, 1:].any(-1)
-    gain = torch.where(no_word_head, torch.full_like(best, float("inf")), scores[:, :, 0] - best)
-    gain = gain.masked_fill(~words, float("-inf"))
+    # sentence's word, the only candidate, has no word head and takes ROOT)
+    gain = (scores[:, :, 0] - best).masked_fill(~words, float("-inf"))
     rooted = gain.argmax(-1)  # [batch]
     heads = heads.masked_fill(~words, 0)
     has_words = words.any(-1)

@@ -134,6 +134,7 @@ class TestDistilledBiaffineParser(ModelTestCase):
                 assert shifted["arc_loss"].item() == pytest.approx(plain["arc_loss"].item(), rel=1e-4)
             else:
                 assert torch.equal(on_root, words.bool())
+
     def test_the_captured_scores_are_the_ones_the_parser_scores_with(self):
         """With dropout on, the stock loss recomputed from the captured tensors is the loss
         the forward pass returned, and the all-pairs relation scores at the gold heads are
