@@ -21,7 +21,9 @@ seed: the plain student (no KD) and each KD objective without and with the trans
 `transfer_set` data loader: every transfer sentence every epoch, KD only on them with
 `unlabeled_weight` 1), all the same student architecture (the shipped configs' `ner_student` /
 `dep_student`). Finally the gap-vs-size curve: the best transfer objective (mean dev score) on
-random 2.5k and 5k subsets of the transfer set, first seed.
+random 2.5k and 5k subsets of the transfer set, first seed. `--no-transfer-set` trains the plain
+student and the objectives without the transfer set only (the configs as shipped: what
+`defaults_audit.py` judges), no curve.
 
 Every model is scored on the full EWT dev set (model selection), the full EWT test set (in domain)
 and out of domain: UNER English-PUD for NER, UD English-GUM test for parsing (`allennlp evaluate`
@@ -341,6 +343,9 @@ def main() -> None:
                         help="an archived teacher to use instead of training one (e.g. a smoke run with a fixture teacher)")
     parser.add_argument("--only-teacher", action="store_true", help="train the teacher and fill its store, then stop")
     parser.add_argument("--no-curve", action="store_true", help="skip the transfer-set-size curve")
+    parser.add_argument("--no-transfer-set", action="store_true",
+                        help="train the plain student and each objective without the transfer set only (the configs "
+                             "as shipped, for the defaults audit); implies --no-curve")
     parser.add_argument("--reuse", action="store_true",
                         help="keep every finished run and resume the rest (default: start the regime afresh)")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
@@ -387,7 +392,7 @@ def main() -> None:
             jobs.append(({"model": name, "objective": None, "transfer": 0, "seed": seed},
                          config, runs / f"s{seed}" / config, {**base, **seeded(seed)}))
         for name, config, extra in spec["objectives"]:
-            for size in (0, data["transfer"]["sentences"]):
+            for size in (0,) if args.no_transfer_set else (0, data["transfer"]["sentences"]):
                 fields = {"model": name + (" + transfer set" if size else ""), "objective": name,
                           "transfer": size, "seed": seed}
                 overrides = {**base, **seeded(seed), **kd, **extra,
@@ -396,7 +401,7 @@ def main() -> None:
                 jobs.append((fields, preset_config(config, args.student), run, overrides))
     records = run_all(jobs, args.workers, data, key)
 
-    if not args.no_curve:
+    if not (args.no_curve or args.no_transfer_set):
         with_transfer = [r for r in records if r["transfer"]]
         best = max({r["objective"] for r in with_transfer},
                    key=lambda o: statistics.mean(r["dev"] for r in with_transfer if r["objective"] == o))

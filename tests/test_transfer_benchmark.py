@@ -5,6 +5,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from allennlp.common import Params
@@ -268,3 +269,40 @@ def test_a_scenario_suites_own_baselines_are_its_students_less_their_teacher(tas
         bare = Params.from_file(f"training_configs/{baselines[plain]}.jsonnet").as_dict()["model"]
         assert "teacher" not in bare and "distillation" not in bare
         assert {k: v for k, v in kd.items() if k not in ("teacher", "distillation")} == bare
+
+
+def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_only(tmp_path, monkeypatch):
+    # the configs as shipped, for the defaults audit: no transfer-set run, no curve, a table that renders
+    data = {"train": "t.conllu", "dev": "d.conllu", "test": "e.conllu", "train_sentences": 3,
+            "ood": {"name": "GUM", "path": "g.conllu"},
+            "transfer": {"path": "u.conllu", "format": "conllu", "sentences": 100}, "transfer_subsets": {50: "h.conllu"}}
+    teacher = {"archive": "teacher.tar.gz", "metrics": {"best_validation_LAS": 0.9, "test_LAS": 0.9},
+               "ood": {"LAS": 0.8}, "epoch_seconds": [1.0]}
+    trained = []
+
+    def run_all(jobs, workers, data, key):
+        trained.extend(jobs)
+        return [transfer.record({"metrics": {"best_validation_LAS": 0.8, "test_LAS": 0.8}, "ood": {"LAS": 0.7},
+                                 "epoch_seconds": [1.0]}, key, **fields) for fields, *_ in jobs]
+
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: data)
+    monkeypatch.setattr(transfer, "given_teacher", lambda *args: teacher)
+    monkeypatch.setattr(transfer, "fill", lambda *args: {"train": 1.0})
+    monkeypatch.setattr(transfer, "run_all", run_all)
+    rendered = []  # the report.py call at the end (this module's `subprocess` only)
+    monkeypatch.setattr(transfer, "subprocess", SimpleNamespace(run=lambda args, **kwargs: rendered.append(args)))
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--student", "static_subword",
+                                      "--teacher", "teacher.tar.gz", "--no-transfer-set", "--seeds", "2", "--reuse",
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+    transfer.main()
+    assert [(f["model"], f["seed"]) for f, *_ in trained] == [
+        (model, seed) for seed in (13, 23) for model in ("no KD", "structural", "local", "sub-structure")]
+    assert all(f["transfer"] == 0 and "data_loader.type" not in overrides for f, _, _, overrides in trained)
+    assert {config for _, config, _, _ in trained} == {
+        "dep_static_subword_baseline", "dep_static_subword_struct_kd", "dep_static_subword_local_kd",
+        "dep_static_subword_sub_kd"}
+    path = tmp_path / "transfer_full_dep_static_subword.json"
+    assert rendered[0][-1] == str(path)
+    result = json.loads(path.read_text())
+    table = report.transfer_markdown(result)
+    assert "| structural | 80.00 ± 0.00 |" in table and "+ transfer set" not in table
