@@ -87,6 +87,11 @@ def test_the_table_has_ratios_fractions_of_the_teacher_and_the_frontier(tmp_path
     assert "transformer students" not in report.frontier_markdown(result)
     result["students"].append({**result["students"][1], "label": "static_subword_e20", "epochs": 20})
     assert "10 epochs (`static_subword_e20`: 20)" in report.frontier_markdown(result)
+    result = _result()
+    result["students"] = result["students"][2:]  # transformer students only: their seeds and epochs alone
+    text = report.frontier_markdown(result)
+    assert "seeds [13] (the `seeds` column" in text and "; 4 epochs (the transformer students `minilm_l{k}`" in text
+    assert "10 epochs" not in text and "[13, 23]" not in text
 
 
 def test_an_untimed_result_has_scores_only_and_no_frontier(tmp_path):
