@@ -64,6 +64,8 @@ TEACHERS = {
     "frontier_full_ner_minilm.json": (1, "MiniLM, 6 epochs (retrained on a Xeon)"),
     # the parser teacher config retrained on a slower EPYC (another teacher): the transformer students
     "frontier_full_dep_minilm.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
+    # transfer.py --student static_subword --no-transfer-set against that retrained parser teacher
+    "transfer_full_dep_static_subword.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
 }
 
 

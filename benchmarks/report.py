@@ -575,8 +575,10 @@ def transfer_markdown(result: Dict) -> str:
                       mean_std(row["ood"], scale=1), "" if bare else _gap(out, plain_ood, teacher["ood"])])
     regime = {"low": "low-resource: 1,000 labeled EWT sentences", "full": "full EWT training set"}[meta["regime"]]
     student = STUDENT_NAMES[meta.get("student", "tiny")]
-    parts = [f"### {meta['task'].upper()}, {regime}; transfer set {meta['transfer_sentences']:,} unlabeled sentences; "
-             f"{student}",
+    used = any(r["transfer"] for r in result["runs"])  # `transfer.py --no-transfer-set`: the configs as shipped
+    parts = [f"### {meta['task'].upper()}, {regime}; "
+             + (f"transfer set {meta['transfer_sentences']:,} unlabeled sentences; " if used
+                else "no transfer set (the configs as shipped); ") + student,
              f"Command: `{meta['command']}`",
              _table(header, lines)]
     curve = transfer_curve(result)
@@ -1038,6 +1040,8 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "frontier-full-dep-no-kd": ("frontier_full_dep_no_kd.json", lambda result: _body(frontier_no_kd_markdown(result))),
     "frontier-full-dep-minilm": ("frontier_full_dep_minilm.json", lambda result: _body(frontier_markdown(result))),
     "speed-full-dep-transformer": ("speed_full_dep_transformer.json", speed_markdown),
+    "transfer-full-dep-static-subword": ("transfer_full_dep_static_subword.json",
+                                         lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-span": ("transfer_full_ner_span.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep-second-order": ("transfer_full_dep_second_order.json",

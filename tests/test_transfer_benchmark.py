@@ -306,3 +306,5 @@ def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_
     result = json.loads(path.read_text())
     table = report.transfer_markdown(result)
     assert "| structural | 80.00 ± 0.00 |" in table and "+ transfer set" not in table
+    assert "no transfer set (the configs as shipped)" in table and "transfer set 100" not in table
+    assert "transfer set 100 unlabeled sentences" in report.transfer_markdown(synthetic())
