@@ -356,6 +356,12 @@ def main() -> None:
     spec, regime = TASKS[args.task], REGIMES[args.regime]
     if args.student != "tiny" and not spec.get("presets", True):
         parser.error(f"{args.task} runs the tiny student only (its configs have no {args.student} preset)")
+    suffix = "" if args.student == "tiny" else f"_{args.student}"
+    result_file = Path(args.results_dir) / f"transfer_{args.regime}_{args.task}{suffix}.json"
+    if args.no_transfer_set and result_file.exists() and any(
+            r["transfer"] for r in json.loads(result_file.read_text())["runs"]):
+        parser.error(f"{result_file} holds transfer-set runs that --no-transfer-set would drop from it: "
+                     "run without the flag (--reuse keeps every finished run), or give another --results-dir")
     teacher_epochs = args.teacher_epochs or regime["teacher_epochs"]
     student_epochs = args.student_epochs or regime["student_epochs"]
     out = Path(args.runs_dir) / args.regime / args.task
@@ -417,10 +423,7 @@ def main() -> None:
                                runs / f"s{seeds[0]}" / f"{config}_transfer_{size}", overrides))
         records += run_all(curve_jobs, args.workers, data, key)
 
-    results = Path(args.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.student == "tiny" else f"_{args.student}"
-    result_file = results / f"transfer_{args.regime}_{args.task}{suffix}.json"
+    result_file.parent.mkdir(parents=True, exist_ok=True)
     teacher_record = record(teacher, key, model="teacher", objective=None, transfer=0, seed=None)
     meta = {
         "command": " ".join(["python", "benchmarks/transfer.py", *sys.argv[1:]]),

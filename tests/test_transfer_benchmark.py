@@ -308,3 +308,16 @@ def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_
     assert "| structural | 80.00 ± 0.00 |" in table and "+ transfer set" not in table
     assert "no transfer set (the configs as shipped)" in table and "transfer set 100" not in table
     assert "transfer set 100 unlabeled sentences" in report.transfer_markdown(synthetic())
+
+
+def test_no_transfer_set_refuses_to_drop_the_transfer_runs_of_a_published_file(tmp_path, monkeypatch, capsys):
+    # the tiny student's published file holds runs with the transfer set: rewriting it without them loses them
+    published = tmp_path / "transfer_full_dep.json"
+    published.write_text(json.dumps(synthetic()))
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: pytest.fail("nothing may run"))
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--no-transfer-set", "--reuse",
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        transfer.main()
+    assert "holds transfer-set runs that --no-transfer-set would drop" in capsys.readouterr().err
+    assert json.loads(published.read_text()) == synthetic() and not (tmp_path / "runs").exists()
