@@ -756,19 +756,18 @@ def frontier_markdown(result: Dict) -> str:
                   "" if row["kd_ood"] is None else f"{row['kd_ood']:.2f}", pct(row["kd_ood"], teacher["kd_ood"]), closes,
                   "" if row["seeds"] is None else str(row["seeds"])]
         lines.append(cells)
-    transformers = {"seeds": "", "epochs": ""}
-    seeds, epochs = meta["seeds"], meta["student_epochs"]
+    # the seeds and epochs sentence: the transformer students' own where they differ from the others'
     layered = [student for student in result["students"] if student.get("layers")]
-    if layered and len(layered) == len(result["students"]):  # transformer students only: their seeds and epochs
-        seeds, epochs = layered[0].get("seeds", meta["seeds"]), meta["transformer_epochs"]
-        transformers["epochs"] = " (the transformer students `minilm_l{k}`: the first k of all-MiniLM-L6-v2's layers)"
+    what = "the transformer students `minilm_l{k}`: the first k of all-MiniLM-L6-v2's layers"
+    seeds, epochs = f"{meta['seeds']}", f"{meta['student_epochs']} epochs"
+    if layered and len(layered) == len(result["students"]):  # transformer students only
+        seeds, epochs = f"{layered[0].get('seeds', meta['seeds'])}", f"{meta['transformer_epochs']} epochs ({what})"
     elif layered:
-        transformers = {"seeds": f" ({layered[0].get('seeds', meta['seeds'])} for the transformer students)",
-                        "epochs": f" ({meta['transformer_epochs']} for the transformer students `minilm_l{{k}}`: "
-                                  "the first k of all-MiniLM-L6-v2's layers)"}
+        seeds += f" ({layered[0].get('seeds', meta['seeds'])} for the transformer students)"
+        epochs += f" ({meta['transformer_epochs']} for {what})"
     own = [f"`{student['label']}`: {student['epochs']}" for student in result["students"] if student.get("epochs")]
     if own:
-        transformers["epochs"] += f" ({', '.join(own)})"
+        epochs += f" ({', '.join(own)})"
     earlier: Dict[Tuple[str, str], List[Dict]] = {}
     for student in result["students"]:
         if student.get("measured"):
@@ -783,8 +782,7 @@ def frontier_markdown(result: Dict) -> str:
     return (f"### {meta['task'].upper()} ({meta['regime']}): which student for which CPU budget\n\n" + _table(header, lines)
             + f"\n\nStudents trained on {meta['train_sentences']:,} sentences + {meta['transfer_sentences']:,} "
             f"unlabeled transfer sentences with `{meta['objective']}` KD (KD + transfer) or alone (no KD); seeds "
-            f"{seeds}{transformers['seeds']} (the `seeds` column counts a row's KD runs), mean (± std over "
-            f"seeds); {epochs} epochs{transformers['epochs']}. " + (
+            f"{seeds} (the `seeds` column counts a row's KD runs), mean (± std over seeds); {epochs}. " + (
                 "Speed: `throughput.py` on the in-domain test file, batch 32, the median of 3 passes, each model "
                 "alone in its own process, the first seed's KD archive; × teacher = words/s over the teacher's at "
                 "the same thread count. " if timed else
