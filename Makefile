@@ -57,7 +57,8 @@ bench-dep: bench-install
 
 # Transfer sets, two regimes (low-resource: 1,000 labeled sentences + the other 11.2k EWT training
 # sentences unlabeled; full: all of EWT + GUM/LinES unlabeled), NER and parsing, in and out of domain:
-# benchmarks/results/transfer_{low,full}_{ner,dep}.{json,md,png}. REGIME=low|full; --reuse resumes.
+# benchmarks/results/transfer_{low,full}_{ner,dep}.{json,md,png}. REGIME=low|full; BENCH_ARGS=--reuse
+# resumes, --fresh starts over (a regime folder with runs in it is refused without one of them).
 REGIME ?= low
 bench-transfer: bench-install
 	$(PY) benchmarks/transfer.py ner --regime $(REGIME) $(BENCH_ARGS)

@@ -30,7 +30,8 @@ and out of domain: UNER English-PUD for NER, UD English-GUM test for parsing (`a
 with the model's own checked reader: an unseen gold label counts as wrong). One record per run in
 `benchmarks/results/transfer_{regime}_{task}.json`; `benchmarks/report.py` renders the table
 (`.md`) and the curve (`.png`). `--reuse` keeps every finished run (teacher, store, students) and
-resumes the rest; without it the regime's folder is cleared first.
+resumes the rest; `--fresh` deletes the regime's folder first (every preset's runs, the frontier's
+too); with neither, a regime folder that holds anything is refused before anything runs.
 
 Students run one thread each, `--workers` at a time: their epoch times are a cost, not a speed
 measurement (see `benchmarks/throughput.py` for that).
@@ -346,8 +347,10 @@ def main() -> None:
     parser.add_argument("--no-transfer-set", action="store_true",
                         help="train the plain student and each objective without the transfer set only (the configs "
                              "as shipped, for the defaults audit); implies --no-curve")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep every finished run and resume the rest (default: start the regime afresh)")
+    parser.add_argument("--reuse", action="store_true", help="keep every finished run and resume the rest")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete the regime's folder first: its teacher, store and every preset's and the "
+                             "frontier's runs (with neither flag, a folder that holds anything is refused)")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
@@ -365,8 +368,14 @@ def main() -> None:
     teacher_epochs = args.teacher_epochs or regime["teacher_epochs"]
     student_epochs = args.student_epochs or regime["student_epochs"]
     out = Path(args.runs_dir) / args.regime / args.task
-    if not args.reuse:
+    if args.reuse and args.fresh:
+        parser.error("--reuse keeps the regime's runs and --fresh deletes them: give one")
+    if args.fresh:
         shutil.rmtree(out, ignore_errors=True)
+    elif not args.reuse and out.exists() and any(out.iterdir()):
+        finished_runs = sum(1 for _ in out.rglob("metrics.json"))
+        parser.error(f"{out} holds earlier runs ({finished_runs} finished): --reuse keeps them and resumes the "
+                     "rest, --fresh deletes them all")
     started = time.perf_counter()
     data = prepare_data(args.task, args.regime, Path(args.data_dir).resolve(), out / "data")
     metric, key = spec["metric"]

@@ -321,3 +321,53 @@ def test_no_transfer_set_refuses_to_drop_the_transfer_runs_of_a_published_file(t
         transfer.main()
     assert "holds transfer-set runs that --no-transfer-set would drop" in capsys.readouterr().err
     assert json.loads(published.read_text()) == synthetic() and not (tmp_path / "runs").exists()
+
+
+def _earlier_runs(tmp_path: Path) -> Path:
+    """A regime folder as a long suite leaves it: a finished teacher and a finished student."""
+    regime = tmp_path / "runs" / "full" / "dep"
+    for run in ("teacher", "static_subword/s13/no_kd"):
+        (regime / run).mkdir(parents=True)
+        (regime / run / "metrics.json").write_text("{}")
+    return regime
+
+
+def test_a_regime_folder_with_earlier_runs_is_refused_without_reuse_or_fresh(tmp_path, monkeypatch, capsys):
+    # hours of runs are never deleted by a forgotten flag
+    regime = _earlier_runs(tmp_path)
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: pytest.fail("nothing may run"))
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full",
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        transfer.main()
+    err = capsys.readouterr().err
+    assert "holds earlier runs (2 finished): --reuse keeps them" in err and "--fresh deletes them" in err
+    assert (regime / "teacher" / "metrics.json").exists() and (regime / "static_subword/s13/no_kd/metrics.json").exists()
+
+
+def test_reuse_and_fresh_together_are_refused(tmp_path, monkeypatch, capsys):
+    regime = _earlier_runs(tmp_path)
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: pytest.fail("nothing may run"))
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--reuse", "--fresh",
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        transfer.main()
+    assert "give one" in capsys.readouterr().err and (regime / "teacher" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("flag,kept", [("--fresh", False), ("--reuse", True)])
+def test_fresh_deletes_the_regime_folder_and_reuse_keeps_it(tmp_path, monkeypatch, flag, kept):
+    regime = _earlier_runs(tmp_path)
+
+    class Stop(Exception):
+        pass
+
+    def prepare_data(*args):  # the first step after the folder is dealt with
+        raise Stop
+
+    monkeypatch.setattr(transfer, "prepare_data", prepare_data)
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", flag,
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+    with pytest.raises(Stop):
+        transfer.main()
+    assert (regime / "teacher" / "metrics.json").exists() is kept
