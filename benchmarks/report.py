@@ -559,6 +559,7 @@ def transfer_markdown(result: Dict) -> str:
     without / with the transfer set, in domain and out of domain, and the transfer-size curve."""
     meta, teacher = result["meta"], result["teacher"]
     metric, ood = meta["metric"], meta["ood_name"]
+    fill_minutes = sum(meta["fill_seconds"].get(name, 0.0) for name in ("train", "transfer")) / 60
     rows = transfer_rows(result)
     by_model = dict(rows)
     header = ["model", f"dev {metric}", f"EWT test {metric}", "Δ test vs no KD", "test gap closed",
@@ -601,8 +602,10 @@ def transfer_markdown(result: Dict) -> str:
         + (f"Teacher `{meta['teacher_config']}`, {meta['teacher_epochs']} epochs, best epoch on dev "
            f"{teacher['best_epoch']}: {meta['teacher_train_seconds'] / 60:.0f} min of training epochs (not in the "
            f"suite's time); " if meta["teacher_epochs"] else f"Teacher `{meta['teacher_config']}` (given); ")
-        + f"its outputs on the training and transfer sentences written once in "
-        f"{sum(meta['fill_seconds'].values()) / 60:.1f} min. Students: {meta['student_epochs']} epochs, one "
+        + f"its outputs on the training and transfer sentences written "
+        + (f"in {fill_minutes:.1f} min by a resumed fill (its last invocation's time; the first's not counted)"
+           if meta["fill_seconds"].get("resumed") else f"once in {fill_minutes:.1f} min")
+        + f". Students: {meta['student_epochs']} epochs, one "
         f"thread each, {meta['workers']} at a time; the suite took {meta['suite_wall_seconds'] / 60:.0f} min "
         f"on {meta['machine']['cores']} cores ({meta['date']}, commit {meta['git_commit']}).")
     return "\n\n".join(parts) + "\n"

@@ -270,11 +270,13 @@ def finished(run: Path, data: Dict, threads: int) -> Dict:
 
 
 def fill(archive: str, data: Dict, cache: Path, out: Path, threads: int) -> Dict[str, float]:
-    """The teacher's outputs on the training and transfer sentences, once, into one store."""
+    """The teacher's outputs on the training and transfer sentences, once, into one store. Returns
+    the seconds of each fill and `resumed`: whether the store already held outputs of an interrupted
+    fill (then the seconds are the last invocation's only)."""
     done = out / "fill_seconds.json"
     if done.exists():
         return json.loads(done.read_text())
-    seconds = {}
+    seconds = {"resumed": cache.exists() and any(cache.iterdir())}
     for name, path, extra in (("train", data["train"], []),
                               ("transfer", data["transfer"]["path"], ["--format", data["transfer"]["format"]])):
         start = time.perf_counter()

@@ -371,3 +371,24 @@ def test_fresh_deletes_the_regime_folder_and_reuse_keeps_it(tmp_path, monkeypatc
     with pytest.raises(Stop):
         transfer.main()
     assert (regime / "teacher" / "metrics.json").exists() is kept
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_a_resumed_fill_is_recorded_and_reported_as_such(tmp_path, monkeypatch, interrupted):
+    # a fill that finds an interrupted fill's outputs in the store times only its own invocation
+    cache = tmp_path / "teacher_store"
+    if interrupted:
+        cache.mkdir()
+        (cache / "store.sqlite").write_text("partial")
+    data = {"train": "t.conllu", "transfer": {"path": "u.conllu", "format": "conllu"}}
+    monkeypatch.setattr(transfer, "allennlp", lambda *args: None)
+    seconds = transfer.fill("teacher.tar.gz", data, cache, tmp_path, 1)
+    assert seconds["resumed"] is interrupted and set(seconds) == {"resumed", "train", "transfer"}
+    assert json.loads((tmp_path / "fill_seconds.json").read_text()) == seconds
+    result = synthetic()
+    result["meta"]["fill_seconds"] = {"train": 30.0, "transfer": 90.0, "resumed": interrupted}
+    table = report.transfer_markdown(result)
+    if interrupted:
+        assert "written in 2.0 min by a resumed fill (its last invocation's time; the first's not counted)" in table
+    else:
+        assert "written once in 2.0 min." in table
