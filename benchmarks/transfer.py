@@ -31,13 +31,16 @@ with the model's own checked reader: an unseen gold label counts as wrong). One 
 `benchmarks/results/transfer_{regime}_{task}.json`; `benchmarks/report.py` renders the table
 (`.md`) and the curve (`.png`). `--reuse` keeps every finished run (teacher, store, students) and
 resumes the rest; `--fresh` deletes the regime's folder first (every preset's runs, the frontier's
-too); with neither, a regime folder that holds anything is refused before anything runs.
+too); with neither, a regime folder that holds anything is refused before anything runs. A run
+being trained (or the store being filled) holds `{run}.lock`: another invocation reaching it while
+its process lives stops with an error naming the process (`frontier.py` trains through here too).
 
 Students run one thread each, `--workers` at a time: their epoch times are a cost, not a speed
 measurement (see `benchmarks/throughput.py` for that).
 """
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -224,12 +227,13 @@ def train_teacher(task: str, data: Dict, out: Path, epochs: int, threads: int) -
                      "test_data_path": data["test"], "trainer.num_epochs": epochs,
                      "trainer.learning_rate_scheduler.warmup_steps": warmup_steps(data["train_sentences"], epochs)}
         command = ["train", f"training_configs/{spec['teacher']}.jsonnet", "-s", str(run), "-o", json.dumps(overrides)]
-        if (run / "config.json").exists():
-            command.append("--recover")
-            logger.info("resuming the teacher in %s", run)
-        start = time.perf_counter()
-        allennlp(command, out / "teacher.log", threads)
-        logger.info("teacher trained (%.0f s)", time.perf_counter() - start)
+        with claimed(run):
+            if (run / "config.json").exists():
+                command.append("--recover")
+                logger.info("resuming the teacher in %s", run)
+            start = time.perf_counter()
+            allennlp(command, out / "teacher.log", threads)
+            logger.info("teacher trained (%.0f s)", time.perf_counter() - start)
     return finished(run, data, threads)
 
 
@@ -276,15 +280,57 @@ def fill(archive: str, data: Dict, cache: Path, out: Path, threads: int) -> Dict
     done = out / "fill_seconds.json"
     if done.exists():
         return json.loads(done.read_text())
-    seconds = {"resumed": cache.exists() and any(cache.iterdir())}
-    for name, path, extra in (("train", data["train"], []),
-                              ("transfer", data["transfer"]["path"], ["--format", data["transfer"]["format"]])):
-        start = time.perf_counter()
-        allennlp(["fill-teacher-cache", archive, path, "--cache-dir", str(cache), *extra], out / "fill.log", threads)
-        seconds[name] = time.perf_counter() - start
-        logger.info("teacher store: %s filled (%.0f s)", name, seconds[name])
-    done.write_text(json.dumps(seconds))
+    with claimed(cache):
+        seconds = {"resumed": cache.exists() and any(cache.iterdir())}
+        for name, path, extra in (("train", data["train"], []),
+                                  ("transfer", data["transfer"]["path"], ["--format", data["transfer"]["format"]])):
+            start = time.perf_counter()
+            allennlp(["fill-teacher-cache", archive, path, "--cache-dir", str(cache), *extra], out / "fill.log",
+                     threads)
+            seconds[name] = time.perf_counter() - start
+            logger.info("teacher store: %s filled (%.0f s)", name, seconds[name])
+        done.write_text(json.dumps(seconds))
     return seconds
+
+
+class RunInUse(RuntimeError):
+    """A run another live process is training."""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def claimed(run: Path):
+    """Hold `{run}.lock` (this process's id) while `run` is trained or resumed, so that a second
+    invocation (another suite, the frontier) reaching a run a live process is training stops with
+    a clear error instead of deleting it or resuming it under that process; a lock left by a
+    process that is gone is taken over."""
+    lock = run.parent / f"{run.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = lock.read_text().strip()
+            if holder.isdigit() and alive(int(holder)):
+                raise RunInUse(f"{run} is being trained by process {holder} ({lock}): wait for it to finish, "
+                               "or stop it (a run stopped after an epoch resumes from its checkpoint)") from None
+            lock.unlink(missing_ok=True)  # its process is gone
+    with os.fdopen(handle, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def resumable(run: Path) -> bool:
@@ -298,16 +344,16 @@ def student(config: str, run: Path, overrides: Dict, data: Dict) -> Dict:
     """One student run (one thread), reused when finished and resumed from its last epoch's
     checkpoint when stopped (a session's end); anything else left in its folder is removed."""
     if not (run / "metrics.json").exists():
-        command = ["train", f"training_configs/{config}.jsonnet", "-s", str(run), "-o", json.dumps(overrides)]
-        if resumable(run):
-            command.append("--recover")
-            logger.info("resuming %s", run)
-        else:
-            shutil.rmtree(run, ignore_errors=True)
-        run.parent.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        allennlp(command, run.parent / f"{run.name}.log", 1)
-        logger.info("%-34s %5.0f s", run.name, time.perf_counter() - start)
+        with claimed(run):
+            command = ["train", f"training_configs/{config}.jsonnet", "-s", str(run), "-o", json.dumps(overrides)]
+            if resumable(run):
+                command.append("--recover")
+                logger.info("resuming %s", run)
+            else:
+                shutil.rmtree(run, ignore_errors=True)
+            start = time.perf_counter()
+            allennlp(command, run.parent / f"{run.name}.log", 1)
+            logger.info("%-34s %5.0f s", run.name, time.perf_counter() - start)
     return finished(run, data, 1)
 
 

@@ -2,6 +2,7 @@
 sentences, `--reuse` never retrains a finished run, and the table and curve are computed from the
 runs (gap closed, out-of-domain column, means over seeds)."""
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -392,3 +393,58 @@ def test_a_resumed_fill_is_recorded_and_reported_as_such(tmp_path, monkeypatch, 
         assert "written in 2.0 min by a resumed fill (its last invocation's time; the first's not counted)" in table
     else:
         assert "written once in 2.0 min." in table
+
+
+def test_a_run_a_live_process_is_training_is_neither_deleted_nor_resumed(tmp_path, monkeypatch):
+    # a second suite (or the frontier) reaching a student another process is still in its first
+    # epoch of: before, that run had no checkpoint yet, so it was deleted under the process
+    import subprocess as real_subprocess
+
+    run = tmp_path / "s13" / "no_kd"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")  # allennlp's first file: an epoch under way
+    holder = real_subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "s13" / "no_kd.lock").write_text(str(holder.pid))
+        monkeypatch.setattr(transfer, "allennlp", lambda *args: pytest.fail("nothing may train"))
+        with pytest.raises(transfer.RunInUse, match=f"being trained by process {holder.pid}"):
+            transfer.student("dep_baseline", run, {}, {})
+        assert (run / "config.json").exists() and (tmp_path / "s13" / "no_kd.lock").read_text() == str(holder.pid)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_left_by_a_process_that_is_gone_is_taken_over_and_released(tmp_path, monkeypatch):
+    import subprocess as real_subprocess
+
+    gone = real_subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    run = tmp_path / "s13" / "no_kd"
+    (tmp_path / "s13").mkdir()
+    lock = tmp_path / "s13" / "no_kd.lock"
+    lock.write_text(str(gone.pid))
+    held = []
+
+    def train(args, log, threads):
+        held.append(lock.read_text())
+        run.mkdir()
+        (run / "metrics.json").write_text("{}")
+
+    monkeypatch.setattr(transfer, "allennlp", train)
+    monkeypatch.setattr(transfer, "finished", lambda run, data, threads: {"run": str(run)})
+    assert transfer.student("dep_baseline", run, {}, {}) == {"run": str(run)}
+    assert held == [str(os.getpid())] and not lock.exists()
+
+
+def test_the_teacher_and_its_store_are_claimed_too(tmp_path, monkeypatch):
+    # a suite started while another is training the teacher or filling its store stops
+    (tmp_path / "teacher.lock").write_text(str(os.getpid()))  # this process: alive
+    (tmp_path / "teacher_store.lock").write_text(str(os.getpid()))
+    monkeypatch.setattr(transfer, "allennlp", lambda *args: pytest.fail("nothing may run"))
+    data = {"train": "t.conllu", "dev": "d.conllu", "test": "e.conllu", "train_sentences": 3,
+            "transfer": {"path": "u.conllu", "format": "conllu"}}
+    with pytest.raises(transfer.RunInUse):
+        transfer.train_teacher("dep", data, tmp_path, 1, 1)
+    with pytest.raises(transfer.RunInUse):
+        transfer.fill("teacher.tar.gz", data, tmp_path / "teacher_store", tmp_path, 1)
