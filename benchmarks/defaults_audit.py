@@ -66,6 +66,8 @@ TEACHERS = {
     "frontier_full_dep_minilm.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
     # transfer.py --student static_subword --no-transfer-set against that retrained parser teacher
     "transfer_full_dep_static_subword.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
+    # the same for NER, against the NER teacher config retrained on that EPYC
+    "transfer_full_ner_static_subword.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
 }
 
 
