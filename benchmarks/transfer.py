@@ -297,14 +297,21 @@ class RunInUse(RuntimeError):
     """A run another live process is training."""
 
 
-def alive(pid: int) -> bool:
+def live_holder(lock: Path) -> Optional[int]:
+    """The id of the live process that holds `lock`, or None (no lock, or its process is gone)."""
     try:
-        os.kill(pid, 0)
+        text = lock.read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not text.isdigit():
+        return None
+    try:
+        os.kill(int(text), 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+        return None
+    except PermissionError:  # someone else's process: alive
+        pass
+    return int(text)
 
 
 @contextlib.contextmanager
@@ -320,8 +327,8 @@ def claimed(run: Path):
             handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             break
         except FileExistsError:
-            holder = lock.read_text().strip()
-            if holder.isdigit() and alive(int(holder)):
+            holder = live_holder(lock)
+            if holder is not None:
                 raise RunInUse(f"{run} is being trained by process {holder} ({lock}): wait for it to finish, "
                                "or stop it (a run stopped after an epoch resumes from its checkpoint)") from None
             lock.unlink(missing_ok=True)  # its process is gone
@@ -419,6 +426,9 @@ def main() -> None:
     if args.reuse and args.fresh:
         parser.error("--reuse keeps the regime's runs and --fresh deletes them: give one")
     if args.fresh:
+        busy = [lock for lock in out.rglob("*.lock") if live_holder(lock) is not None] if out.exists() else []
+        if busy:
+            parser.error(f"--fresh would delete runs live processes are training: {', '.join(map(str, busy))}")
         shutil.rmtree(out, ignore_errors=True)
     elif not args.reuse and out.exists() and any(out.iterdir()):
         finished_runs = sum(1 for _ in out.rglob("metrics.json"))

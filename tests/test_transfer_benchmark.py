@@ -448,3 +448,14 @@ def test_the_teacher_and_its_store_are_claimed_too(tmp_path, monkeypatch):
         transfer.train_teacher("dep", data, tmp_path, 1, 1)
     with pytest.raises(transfer.RunInUse):
         transfer.fill("teacher.tar.gz", data, tmp_path / "teacher_store", tmp_path, 1)
+
+
+def test_fresh_refuses_to_delete_a_regime_folder_a_live_process_is_training_in(tmp_path, monkeypatch, capsys):
+    regime = _earlier_runs(tmp_path)
+    (regime / "static_subword" / "s13" / "local.lock").write_text(str(os.getpid()))  # alive
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: pytest.fail("nothing may run"))
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--fresh",
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        transfer.main()
+    assert "live processes are training" in capsys.readouterr().err and (regime / "teacher" / "metrics.json").exists()
