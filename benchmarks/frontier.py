@@ -305,4 +305,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except transfer.RunInUse as error:  # another invocation is training one of the runs: say so, no traceback
+        sys.exit(f"frontier.py: {error}")

@@ -537,4 +537,7 @@ def run_all(jobs, workers: int, data: Dict, key: str) -> List[Dict]:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RunInUse as error:  # another invocation is training one of the runs: say so, no traceback
+        sys.exit(f"transfer.py: {error}")

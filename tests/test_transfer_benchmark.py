@@ -459,3 +459,20 @@ def test_fresh_refuses_to_delete_a_regime_folder_a_live_process_is_training_in(t
     with pytest.raises(SystemExit):
         transfer.main()
     assert "live processes are training" in capsys.readouterr().err and (regime / "teacher" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("script", ["transfer", "frontier"])
+def test_a_run_in_use_ends_the_script_with_its_message_not_a_traceback(tmp_path, script):
+    import subprocess as real_subprocess
+
+    data_dir = _fake_data_dir(tmp_path)
+    regime = tmp_path / "runs" / "full" / "ner"
+    regime.mkdir(parents=True)
+    (regime / "teacher.lock").write_text(str(os.getpid()))  # this test's process: alive
+    done = real_subprocess.run(
+        [sys.executable, f"benchmarks/{script}.py", "ner", "--regime", "full", "--data-dir", str(data_dir),
+         "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
+         *(["--reuse"] if script == "transfer" else [])],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert f"{script}.py: {regime / 'teacher'} is being trained by process {os.getpid()}" in done.stderr
