@@ -4,6 +4,7 @@ runs (gap closed, out-of-domain column, means over seeds)."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -398,12 +399,10 @@ def test_a_resumed_fill_is_recorded_and_reported_as_such(tmp_path, monkeypatch, 
 def test_a_run_a_live_process_is_training_is_neither_deleted_nor_resumed(tmp_path, monkeypatch):
     # a second suite (or the frontier) reaching a student another process is still in its first
     # epoch of: before, that run had no checkpoint yet, so it was deleted under the process
-    import subprocess as real_subprocess
-
     run = tmp_path / "s13" / "no_kd"
     run.mkdir(parents=True)
     (run / "config.json").write_text("{}")  # allennlp's first file: an epoch under way
-    holder = real_subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (tmp_path / "s13" / "no_kd.lock").write_text(str(holder.pid))
         monkeypatch.setattr(transfer, "allennlp", lambda *args: pytest.fail("nothing may train"))
@@ -416,9 +415,7 @@ def test_a_run_a_live_process_is_training_is_neither_deleted_nor_resumed(tmp_pat
 
 
 def test_a_lock_left_by_a_process_that_is_gone_is_taken_over_and_released(tmp_path, monkeypatch):
-    import subprocess as real_subprocess
-
-    gone = real_subprocess.Popen([sys.executable, "-c", "pass"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     run = tmp_path / "s13" / "no_kd"
     (tmp_path / "s13").mkdir()
@@ -463,13 +460,11 @@ def test_fresh_refuses_to_delete_a_regime_folder_a_live_process_is_training_in(t
 
 @pytest.mark.parametrize("script", ["transfer", "frontier"])
 def test_a_run_in_use_ends_the_script_with_its_message_not_a_traceback(tmp_path, script):
-    import subprocess as real_subprocess
-
     data_dir = _fake_data_dir(tmp_path)
     regime = tmp_path / "runs" / "full" / "ner"
     regime.mkdir(parents=True)
     (regime / "teacher.lock").write_text(str(os.getpid()))  # this test's process: alive
-    done = real_subprocess.run(
+    done = subprocess.run(
         [sys.executable, f"benchmarks/{script}.py", "ner", "--regime", "full", "--data-dir", str(data_dir),
          "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
          *(["--reuse"] if script == "transfer" else [])],
