@@ -24,6 +24,7 @@ student's of the same seed, both from this invocation.
 """
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import logging
 import os
@@ -126,24 +127,79 @@ def write_subsets(task: str, data_dir: Path, out: Path, sizes: Dict[str, Optiona
     return info
 
 
+class RunInUse(RuntimeError):
+    """A run another live process is training."""
+
+
+def live_holder(lock: Path) -> Optional[int]:
+    """The id of the live process that holds `lock`, or None (no lock, or its process is gone)."""
+    try:
+        text = lock.read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not text.isdigit():
+        return None
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # someone else's process: alive
+        pass
+    return int(text)
+
+
+@contextlib.contextmanager
+def claimed(run: Path):
+    """Hold `{run}.lock` (this process's id) while `run` is trained or resumed, so that a second
+    invocation (another suite, the frontier) reaching a run a live process is training stops with
+    a clear error instead of deleting it or resuming it under that process; a lock left by a
+    process that is gone is taken over."""
+    lock = run.parent / f"{run.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = live_holder(lock)
+            if holder is not None:
+                raise RunInUse(f"{run} is being trained by process {holder} ({lock}): wait for it to finish, "
+                               "or stop it (a run stopped after an epoch resumes from its checkpoint)") from None
+            lock.unlink(missing_ok=True)  # its process is gone
+    with os.fdopen(handle, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def train(config: str, out: Path, overrides: Dict, log: Path, threads: int = 1) -> Dict:
     """One `allennlp train` in its own process with `threads` torch threads; returns what it
-    measured."""
+    measured. A finished run in `out` is reused; an unfinished one is trained again from scratch
+    while this process holds `{out}.lock`, so that another benchmark reaching a run a live process
+    is training stops with `RunInUse` instead of deleting it."""
     if (out / "metrics.json").exists() and (out / "epoch_times.json").exists():
         logger.info("reusing finished run %s", out)
     else:
-        shutil.rmtree(out, ignore_errors=True)
-        path = config if config.endswith((".json", ".jsonnet")) else f"training_configs/{config}.jsonnet"
-        command = [sys.executable, "-m", "allennlp", "train", path,
-                   "-s", str(out), "-o", json.dumps(overrides), "--include-package", "allennlp_subkd"]
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        start = time.perf_counter()
-        with open(log, "w") as handle:
-            subprocess.run(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
-        logger.info("%-28s %6.0f s  %s", config, time.perf_counter() - start, out.name)
+        with claimed(out):
+            _train(config, out, overrides, log, threads)
     metrics = json.loads((out / "metrics.json").read_text())
     timing = json.loads((out / "epoch_times.json").read_text())
     return {"metrics": metrics, "archive": str(out / "model.tar.gz"), **timing}
+
+
+def _train(config: str, out: Path, overrides: Dict, log: Path, threads: int) -> None:
+    """Train `out` from scratch (an unfinished run there is deleted: the caller holds its lock)."""
+    shutil.rmtree(out, ignore_errors=True)
+    path = config if config.endswith((".json", ".jsonnet")) else f"training_configs/{config}.jsonnet"
+    command = [sys.executable, "-m", "allennlp", "train", path,
+               "-s", str(out), "-o", json.dumps(overrides), "--include-package", "allennlp_subkd"]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    start = time.perf_counter()
+    with open(log, "w") as handle:
+        subprocess.run(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
+    logger.info("%-28s %6.0f s  %s", config, time.perf_counter() - start, out.name)
 
 
 def record(task: str, method: str, config: str, seed: int, cache: bool, result: Dict, spec: Dict,

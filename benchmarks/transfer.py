@@ -56,7 +56,7 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from run import git_commit, machine  # noqa: E402
+from run import RunInUse, claimed, git_commit, live_holder, machine  # noqa: E402,F401
 from make_transfer_set import blocks, conll_sentence, conllu_sentence, pick  # noqa: E402
 
 logger = logging.getLogger("transfer")
@@ -291,53 +291,6 @@ def fill(archive: str, data: Dict, cache: Path, out: Path, threads: int) -> Dict
             logger.info("teacher store: %s filled (%.0f s)", name, seconds[name])
         done.write_text(json.dumps(seconds))
     return seconds
-
-
-class RunInUse(RuntimeError):
-    """A run another live process is training."""
-
-
-def live_holder(lock: Path) -> Optional[int]:
-    """The id of the live process that holds `lock`, or None (no lock, or its process is gone)."""
-    try:
-        text = lock.read_text().strip()
-    except FileNotFoundError:
-        return None
-    if not text.isdigit():
-        return None
-    try:
-        os.kill(int(text), 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # someone else's process: alive
-        pass
-    return int(text)
-
-
-@contextlib.contextmanager
-def claimed(run: Path):
-    """Hold `{run}.lock` (this process's id) while `run` is trained or resumed, so that a second
-    invocation (another suite, the frontier) reaching a run a live process is training stops with
-    a clear error instead of deleting it or resuming it under that process; a lock left by a
-    process that is gone is taken over."""
-    lock = run.parent / f"{run.name}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        try:
-            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            holder = live_holder(lock)
-            if holder is not None:
-                raise RunInUse(f"{run} is being trained by process {holder} ({lock}): wait for it to finish, "
-                               "or stop it (a run stopped after an epoch resumes from its checkpoint)") from None
-            lock.unlink(missing_ok=True)  # its process is gone
-    with os.fdopen(handle, "w") as f:
-        f.write(str(os.getpid()))
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 def resumable(run: Path) -> bool:

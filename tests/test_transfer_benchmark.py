@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 transfer = load("transfer")
+run_script = load("run")
 report = load("report")
 
 
@@ -432,6 +433,38 @@ def test_a_lock_left_by_a_process_that_is_gone_is_taken_over_and_released(tmp_pa
     monkeypatch.setattr(transfer, "finished", lambda run, data, threads: {"run": str(run)})
     assert transfer.student("dep_baseline", run, {}, {}) == {"run": str(run)}
     assert held == [str(os.getpid())] and not lock.exists()
+
+
+def test_the_other_benchmarks_do_not_delete_a_run_a_live_process_is_training(tmp_path, monkeypatch):
+    # run.train (the sweeps, extra.py, char_cap.py, ...) retrains an unfinished run from scratch;
+    # it used to delete one another invocation was still in its first epoch of
+    out = tmp_path / "sweep" / "dep_struct_kd"
+    out.mkdir(parents=True)
+    (out / "config.json").write_text("{}")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "sweep" / "dep_struct_kd.lock").write_text(str(holder.pid))
+        monkeypatch.setattr(run_script.subprocess, "run", lambda *a, **k: pytest.fail("nothing may train"))
+        with pytest.raises(run_script.RunInUse, match=f"being trained by process {holder.pid}"):
+            run_script.train("dep_struct_kd", out, {}, tmp_path / "log")
+        assert (out / "config.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # once its process is gone the run is trained again, under this process's lock, then released
+    held = []
+
+    def allennlp(command, **kwargs):
+        held.append((tmp_path / "sweep" / "dep_struct_kd.lock").read_text())
+        assert not (out / "config.json").exists()  # the unfinished run was cleared first
+        out.mkdir()
+        (out / "metrics.json").write_text('{"best_epoch": 0}')
+        (out / "epoch_times.json").write_text('{"train_seconds": [1.0], "peak_rss_mb": 1.0}')
+
+    monkeypatch.setattr(run_script.subprocess, "run", allennlp)
+    result = run_script.train("dep_struct_kd", out, {}, tmp_path / "log")
+    assert held == [str(os.getpid())] and not (tmp_path / "sweep" / "dep_struct_kd.lock").exists()
+    assert result["metrics"] == {"best_epoch": 0} and result["train_seconds"] == [1.0]
 
 
 def test_the_teacher_and_its_store_are_claimed_too(tmp_path, monkeypatch):
