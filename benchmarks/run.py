@@ -234,7 +234,8 @@ def main() -> None:
                         help="train (or reuse) the teacher and fill its disk cache, then stop")
     parser.add_argument("--fresh", action="store_true",
                         help="delete this task's earlier runs (teacher and disk cache included) first; "
-                             "by default finished runs, the teacher and its cache are reused")
+                             "by default finished runs, the teacher and its cache are reused; refused while a live "
+                             "process is training one of them")
     parser.add_argument("--no-throughput", action="store_true", help="skip the inference-speed measurement")
     parser.add_argument("--quick", action="store_true", help="tiny subsets, 2 epochs, 1 seed: a smoke run")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs"))
@@ -249,6 +250,9 @@ def main() -> None:
     suffix = "_quick" if args.quick else ""
     runs = Path(args.runs_dir) / f"{args.task}{suffix}"
     if args.fresh:
+        busy = [lock for lock in runs.rglob("*.lock") if live_holder(lock) is not None] if runs.exists() else []
+        if busy:
+            parser.error(f"--fresh would delete runs live processes are training: {', '.join(map(str, busy))}")
         shutil.rmtree(runs, ignore_errors=True)
     data = write_subsets(args.task, Path(args.data_dir), runs / "data", spec["sizes"])
     data_overrides = {"train_data_path": data["train"]["path"],

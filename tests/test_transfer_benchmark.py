@@ -491,6 +491,20 @@ def test_fresh_refuses_to_delete_a_regime_folder_a_live_process_is_training_in(t
     assert "live processes are training" in capsys.readouterr().err and (regime / "teacher" / "metrics.json").exists()
 
 
+def test_run_py_fresh_refuses_too_while_a_live_process_trains_in_its_folder(tmp_path, monkeypatch, capsys):
+    runs = tmp_path / "runs" / "dep"
+    (runs / "s13" / "teacher").mkdir(parents=True)
+    (runs / "s13" / "teacher" / "metrics.json").write_text("{}")
+    (runs / "s13" / "dep_struct_kd.lock").write_text(str(os.getpid()))  # alive
+    monkeypatch.setattr(run_script, "write_subsets", lambda *args: pytest.fail("nothing may run"))
+    monkeypatch.setattr(sys, "argv", ["run.py", "dep", "--fresh", "--runs-dir", str(tmp_path / "runs"),
+                                      "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        run_script.main()
+    assert "live processes are training" in capsys.readouterr().err
+    assert (runs / "s13" / "teacher" / "metrics.json").exists()
+
+
 @pytest.mark.parametrize("script", ["transfer", "frontier"])
 def test_a_run_in_use_ends_the_script_with_its_message_not_a_traceback(tmp_path, script):
     data_dir = _fake_data_dir(tmp_path)
