@@ -40,7 +40,6 @@ measurement (see `benchmarks/throughput.py` for that).
 """
 import argparse
 import concurrent.futures
-import contextlib
 import json
 import logging
 import os
