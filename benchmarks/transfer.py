@@ -23,7 +23,7 @@ seed: the plain student (no KD) and each KD objective without and with the trans
 `dep_student`). Finally the gap-vs-size curve: the best transfer objective (mean dev score) on
 random 2.5k and 5k subsets of the transfer set, first seed. `--no-transfer-set` trains the plain
 student and the objectives without the transfer set only (the configs as shipped: what
-`defaults_audit.py` judges), no curve.
+`defaults_audit.py` judges), no curve; it adds the preset's other shipped objectives (NER: token KD).
 
 Every model is scored on the full EWT dev set (model selection), the full EWT test set (in domain)
 and out of domain: UNER English-PUD for NER, UD English-GUM test for parsing (`allennlp evaluate`
@@ -69,6 +69,8 @@ TASKS = {
         "objectives": [("structural", "ner_struct_kd", {}),
                        ("posterior", "ner_posterior_kd", {}),
                        ("sub-structure", "ner_sub_kd", {})],
+        # further shipped objectives of every preset, trained with --no-transfer-set only (the audit)
+        "audit_objectives": [("token", "ner_token_kd", {})],
         "format": "conll",  # of the labeled files and of the transfer sets cut from them
         "ewt": ("uner_ewt", "en_ewt-uner-{}.conll"),
         "sample": "fixtures/data/uner_ewt/train.conll",
@@ -98,6 +100,7 @@ TASKS = {
 # A task's "baselines" are further plain students (name, config), trained once per seed; its
 # "plain_of" names the plain student an objective's student is measured against (default "no KD").
 TASKS["ner_span"] = {**TASKS["ner"], "teacher": "ner_span_teacher_transformer", "presets": False,
+                     "audit_objectives": [],
                      "objectives": [("structural, CRF student", "ner_span_struct_kd", {}),
                                     ("posterior, softmax student", "ner_span_posterior_kd", {})],
                      "baselines": [("no KD, softmax student", "ner_softmax_baseline")],
@@ -352,8 +355,8 @@ def main() -> None:
     parser.add_argument("--only-teacher", action="store_true", help="train the teacher and fill its store, then stop")
     parser.add_argument("--no-curve", action="store_true", help="skip the transfer-set-size curve")
     parser.add_argument("--no-transfer-set", action="store_true",
-                        help="train the plain student and each objective without the transfer set only (the configs "
-                             "as shipped, for the defaults audit); implies --no-curve")
+                        help="train the plain student and each objective (NER: token KD too) without the transfer set "
+                             "only (the configs as shipped, for the defaults audit); implies --no-curve")
     parser.add_argument("--reuse", action="store_true", help="keep every finished run and resume the rest")
     parser.add_argument("--fresh", action="store_true",
                         help="delete the regime's folder first: its teacher, store and every preset's and the "
@@ -416,7 +419,8 @@ def main() -> None:
         for name, config in spec.get("baselines", []):
             jobs.append(({"model": name, "objective": None, "transfer": 0, "seed": seed},
                          config, runs / f"s{seed}" / config, {**base, **seeded(seed)}))
-        for name, config, extra in spec["objectives"]:
+        audited = spec.get("audit_objectives", []) if args.no_transfer_set else []
+        for name, config, extra in spec["objectives"] + audited:
             for size in (0,) if args.no_transfer_set else (0, data["transfer"]["sentences"]):
                 fields = {"model": name + (" + transfer set" if size else ""), "objective": name,
                           "transfer": size, "seed": seed}
