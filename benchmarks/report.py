@@ -1043,6 +1043,8 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "speed-full-dep-transformer": ("speed_full_dep_transformer.json", speed_markdown),
     "transfer-full-dep-static-subword": ("transfer_full_dep_static_subword.json",
                                          lambda result: _body(transfer_markdown(result))),
+    "transfer-full-ner-static-subword": ("transfer_full_ner_static_subword.json",
+                                         lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-span": ("transfer_full_ner_span.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep-second-order": ("transfer_full_dep_second_order.json",
