@@ -111,8 +111,8 @@ def from_run_file(source: str, result: Dict) -> List[Dict]:
 
 
 def from_transfer_file(source: str, result: Dict) -> List[Dict]:
-    """`transfer.py` results: each objective without and with the whole transfer set, against its
-    plain run (`plain_of`, else `no KD`); the transfer-set-size curve's single runs are left out."""
+    """`transfer.py` results: each objective (and the objectives `--no-transfer-set` adds) without
+    and with the whole transfer set, against its plain run (`plain_of`, else `no KD`); the transfer-set-size curve's single runs are left out."""
     presets = "|".join(f"_{name}" for name in transfer.STUDENTS if name != "tiny")
     task = re.match(rf"transfer_full_(.+?)({presets})?\.json$", source)
     spec, student = transfer.TASKS[task.group(1)], (task.group(2) or "_tiny")[1:]
@@ -121,7 +121,7 @@ def from_transfer_file(source: str, result: Dict) -> List[Dict]:
     for r in result["runs"]:
         runs.setdefault((r["model"], r["transfer"]), []).append(r)
     entries = []
-    for label, config, _ in spec["objectives"]:
+    for label, config, _ in spec["objectives"] + spec.get("audit_objectives", []):
         config = transfer.preset_config(config, student)
         plain = runs.get((spec.get("plain_of", {}).get(label, "no KD"), 0))
         for sentences, model in ((0, label), (full, f"{label} + transfer set")):

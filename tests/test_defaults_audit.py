@@ -116,3 +116,14 @@ def test_a_config_the_audit_does_not_back_says_so_in_its_header():
         header = " ".join(" ".join(line[2:] for line in text.splitlines() if line.startswith("//")).split())
         assert re.search(r"not (as )?a recommendation|recommended only with a transfer set", header, re.I), (
             entry["config"], entry["verdict"])
+
+
+def test_a_transfer_file_counts_the_objectives_the_audit_run_adds():
+    # transfer.py --no-transfer-set trains NER token KD besides the suite's objectives: its runs
+    # must reach the verdict, not leave ner_*_token_kd "not measured at full data"
+    result = {"meta": {"transfer_sentences": 100, "student_epochs": 10},
+              "runs": [{"model": model, "transfer": 0, "seed": seed, "dev": 70.0 + shift, "test": 71.0 + shift}
+                       for seed in (13, 23, 33) for model, shift in (("no KD", 0.0), ("token", 1.0))]}
+    [entry] = audit.from_transfer_file("transfer_full_ner_static_subword.json", result)
+    assert entry["config"] == "ner_static_subword_token_kd" and entry["plain"] == "ner_static_subword_baseline"
+    assert entry["kd_test"] - entry["plain_test"] == 1.0 and entry["seeds"] == 3
