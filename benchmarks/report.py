@@ -1059,6 +1059,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
                                         lambda result: _body(transfer_markdown(result))),
     "transfer-low-ner-static-subword-headline": ("transfer_low_ner_static_subword.json", transfer_headline),
     "speed-low-ner": ("speed_low_ner.json", speed_markdown),
+    "speed-full-ner": ("speed_full_ner.json", speed_markdown),
     "speed-low-dep": ("speed_low_dep.json", speed_markdown),
     "transfer-low-dep-static-subword": ("transfer_low_dep_static_subword.json",
                                         lambda result: _body(transfer_markdown(result))),
