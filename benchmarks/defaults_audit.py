@@ -112,7 +112,8 @@ def from_run_file(source: str, result: Dict) -> List[Dict]:
 
 def from_transfer_file(source: str, result: Dict) -> List[Dict]:
     """`transfer.py` results: each objective (and the objectives `--no-transfer-set` adds) without
-    and with the whole transfer set, against its plain run (`plain_of`, else `no KD`); the transfer-set-size curve's single runs are left out."""
+    and with the whole transfer set, against its plain run (`plain_of`, else `no KD`); the
+    transfer-set-size curve's single runs are left out."""
     presets = "|".join(f"_{name}" for name in transfer.STUDENTS if name != "tiny")
     task = re.match(rf"transfer_full_(.+?)({presets})?\.json$", source)
     spec, student = transfer.TASKS[task.group(1)], (task.group(2) or "_tiny")[1:]

@@ -148,6 +148,11 @@ def live_holder(lock: Path) -> Optional[int]:
     return int(text)
 
 
+def live_locks(folder: Path) -> List[Path]:
+    """The locks under `folder` whose processes live: runs that must not be deleted now."""
+    return [lock for lock in folder.rglob("*.lock") if live_holder(lock) is not None] if folder.exists() else []
+
+
 @contextlib.contextmanager
 def claimed(run: Path):
     """Hold `{run}.lock` (this process's id) while `run` is trained or resumed, so that a second
@@ -250,7 +255,7 @@ def main() -> None:
     suffix = "_quick" if args.quick else ""
     runs = Path(args.runs_dir) / f"{args.task}{suffix}"
     if args.fresh:
-        busy = [lock for lock in runs.rglob("*.lock") if live_holder(lock) is not None] if runs.exists() else []
+        busy = live_locks(runs)
         if busy:
             parser.error(f"--fresh would delete runs live processes are training: {', '.join(map(str, busy))}")
         shutil.rmtree(runs, ignore_errors=True)

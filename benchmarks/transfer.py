@@ -55,7 +55,7 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from run import RunInUse, claimed, git_commit, live_holder, machine  # noqa: E402,F401
+from run import RunInUse, claimed, git_commit, live_locks, machine  # noqa: E402
 from make_transfer_set import blocks, conll_sentence, conllu_sentence, pick  # noqa: E402
 
 logger = logging.getLogger("transfer")
@@ -381,7 +381,7 @@ def main() -> None:
     if args.reuse and args.fresh:
         parser.error("--reuse keeps the regime's runs and --fresh deletes them: give one")
     if args.fresh:
-        busy = [lock for lock in out.rglob("*.lock") if live_holder(lock) is not None] if out.exists() else []
+        busy = live_locks(out)
         if busy:
             parser.error(f"--fresh would delete runs live processes are training: {', '.join(map(str, busy))}")
         shutil.rmtree(out, ignore_errors=True)
