@@ -78,11 +78,15 @@ bench-frontier: bench-install
 	$(PY) benchmarks/frontier.py ner --regime $(REGIME) $(BENCH_ARGS)
 	$(PY) benchmarks/frontier.py dep --regime $(REGIME) $(BENCH_ARGS)
 
-# Wang et al.'s scenario 4 (span NER teacher) and case 2b (second-order parser teacher) rows: the
-# transfer suite with those teachers (about an hour per teacher on 2 cores, --reuse resumes):
-# benchmarks/results/transfer_$(REGIME)_{ner_span,dep_second_order}.*, then both beside the first-order
-# teachers' rows: benchmarks/results/scenarios_$(REGIME).* (benchmarks/scenarios.py)
+# Wang et al.'s cases 2a (the NER CRF teacher, shared with bench-transfer, into a softmax student) and
+# 3 (a softmax teacher into the CRF student), scenario 4 (span NER teacher) and case 2b (second-order
+# parser teacher) rows: the transfer suite with those teachers (about an hour per transformer teacher
+# on 2 cores, --reuse resumes): benchmarks/results/transfer_$(REGIME)_{ner_softmax_student,
+# ner_softmax_teacher,ner_span,dep_second_order}.*, then all beside the first-order teachers' rows:
+# benchmarks/results/scenarios_$(REGIME).* (benchmarks/scenarios.py)
 bench-scenarios: bench-install
+	$(PY) benchmarks/transfer.py ner_softmax_student --regime $(REGIME) $(BENCH_ARGS)
+	$(PY) benchmarks/transfer.py ner_softmax_teacher --regime $(REGIME) $(BENCH_ARGS)
 	$(PY) benchmarks/transfer.py ner_span --regime $(REGIME) $(BENCH_ARGS)
 	$(PY) benchmarks/transfer.py dep_second_order --regime $(REGIME) $(BENCH_ARGS)
 	$(PY) benchmarks/scenarios.py --regime $(REGIME)

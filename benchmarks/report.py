@@ -974,8 +974,10 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     # transfer.py's files: transfer_{regime}_{task}[_{student preset}]
     **{f"transfer_{regime}_{task}{student}": transfer_markdown for regime in ("low", "full") for task in ("ner", "dep")
        for student in ("", *(f"_{name}" for name in STUDENT_NAMES if name != "tiny"))},
-    # the same suite with the scenario-4 span teacher and the case-2b second-order teacher
-    **{f"transfer_{regime}_{task}": transfer_markdown for regime in ("low", "full") for task in ("ner_span", "dep_second_order")},
+    # the same suite with the scenario-4 span teacher, the case-2b second-order teacher, and cases 2a
+    # (the CRF teacher, a softmax student) and 3 (a softmax teacher, the CRF student)
+    **{f"transfer_{regime}_{task}": transfer_markdown for regime in ("low", "full")
+       for task in ("ner_span", "dep_second_order", "ner_softmax_student", "ner_softmax_teacher")},
 }
 
 

@@ -4,8 +4,9 @@ structure ⇒ student and objective, gathered from the `transfer.py` suites of a
     python benchmarks/scenarios.py [--regime full]
 
 Reads `benchmarks/results/transfer_{regime}_{task}.json` of the tasks `ner` (CRF teacher, case 1a),
-`ner_span` (span teacher, scenario 4), `dep` (first-order parser teacher) and `dep_second_order`
-(second-order teacher, case 2b); a suite not yet run is listed as missing with the command that
+`ner_softmax_student` (the same teacher, a softmax student: case 2a), `ner_softmax_teacher` (a
+softmax teacher, the CRF student: case 3), `ner_span` (span teacher, scenario 4), `dep` (first-order
+parser teacher) and `dep_second_order` (second-order teacher, case 2b); a suite not yet run is listed as missing with the command that
 runs it. Writes `benchmarks/results/scenarios_{regime}.json` (the numbers, nothing recomputed but
 means over seeds) and renders it (`report.py`: `scenarios_{regime}.md` and the `wang-scenarios-*`
 blocks of the docs).
@@ -28,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: marginals over the student's sub-structures)
 SCENARIOS = (
     ("1a", "ner", "structural", "linear-chain CRF", "CRF tagger", "exact"),
+    ("2a", "ner_softmax_student", "posterior, softmax student", "linear-chain CRF", "softmax tagger", "exact"),
+    ("3", "ner_softmax_teacher", "structural, softmax teacher", "softmax tagger", "CRF tagger", "exact"),
     ("4", "ner_span", "structural, CRF student", "span (biaffine)", "CRF tagger", "exact"),
     ("4", "ner_span", "posterior, softmax student", "span (biaffine)", "softmax tagger", "exact"),
     ("1", "dep", "structural", "first-order biaffine", "biaffine parser", "exact"),

@@ -31,7 +31,9 @@ with the model's own checked reader: an unseen gold label counts as wrong). One 
 `benchmarks/results/transfer_{regime}_{task}.json`; `benchmarks/report.py` renders the table
 (`.md`) and the curve (`.png`). `--reuse` keeps every finished run (teacher, store, students) and
 resumes the rest; `--fresh` deletes the regime's folder first (every preset's runs, the frontier's
-too); with neither, a regime folder that holds anything is refused before anything runs. A run
+too); with neither, a regime folder that holds anything is refused before anything runs. A suite
+that shares another's teacher and store (`ner_softmax_student`, Wang et al.'s case 2a, uses
+`ner`'s) keeps its runs in a subfolder of that suite's folder: its flags keep or delete only them. A run
 being trained (or the store being filled) holds `{run}.lock`: another invocation reaching it while
 its process lives stops with an error naming the process (`frontier.py` trains through here too).
 
@@ -111,6 +113,15 @@ TASKS["dep_second_order"] = {**TASKS["dep"], "teacher": "dep_second_order_teache
                                             ("structural, dependency tagger (case 2b)", "dep_tagger_second_order_kd", {})],
                              "baselines": [("no KD, dependency tagger", "dep_tagger")],
                              "plain_of": {"structural, dependency tagger (case 2b)": "no KD, dependency tagger"}}
+# Wang et al.'s cases 2a and 3 (NER): the CRF teacher of `ner` into the softmax student (its run
+# and store shared, not retrained: "teacher_of"), and a softmax BiLSTM teacher (its own config's 15
+# epochs, no warm-up) into the CRF student (the KD config's fixture teacher replaced by it)
+TASKS["ner_softmax_student"] = {**TASKS["ner"], "teacher_of": "ner", "presets": False, "audit_objectives": [],
+                                "plain": "ner_softmax_baseline",
+                                "objectives": [("posterior, softmax student", "ner_softmax_student_kd", {})]}
+TASKS["ner_softmax_teacher"] = {**TASKS["ner"], "teacher": "ner_softmax_teacher", "teacher_epochs": 15,
+                                "warmup": False, "presets": False, "audit_objectives": [],
+                                "objectives": [("structural, softmax teacher", "ner_softmax_teacher_struct_kd", {})]}
 # student presets (common.libsonnet): the config of a preset's run is the tiny student's config
 # name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
 STUDENTS = ("tiny", "static_subword", "minilm_l3")
@@ -226,8 +237,9 @@ def train_teacher(task: str, data: Dict, out: Path, epochs: int, threads: int) -
     run = out / "teacher"
     if not (run / "model.tar.gz").exists():
         overrides = {"train_data_path": data["train"], "validation_data_path": data["dev"],
-                     "test_data_path": data["test"], "trainer.num_epochs": epochs,
-                     "trainer.learning_rate_scheduler.warmup_steps": warmup_steps(data["train_sentences"], epochs)}
+                     "test_data_path": data["test"], "trainer.num_epochs": epochs}
+        if spec.get("warmup", True):  # a transformer teacher's schedule
+            overrides["trainer.learning_rate_scheduler.warmup_steps"] = warmup_steps(data["train_sentences"], epochs)
         command = ["train", f"training_configs/{spec['teacher']}.jsonnet", "-s", str(run), "-o", json.dumps(overrides)]
         with claimed(run):
             if (run / "config.json").exists():
@@ -360,7 +372,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep every finished run and resume the rest")
     parser.add_argument("--fresh", action="store_true",
                         help="delete the regime's folder first: its teacher, store and every preset's and the "
-                             "frontier's runs (with neither flag, a folder that holds anything is refused)")
+                             "frontier's runs (a suite sharing another's teacher: its own runs only; with neither "
+                             "flag, a folder that holds anything is refused)")
     parser.add_argument("--runs-dir", default=str(ROOT / "benchmarks" / "runs" / "transfer"))
     parser.add_argument("--results-dir", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args()
@@ -375,20 +388,24 @@ def main() -> None:
             r["transfer"] for r in json.loads(result_file.read_text())["runs"]):
         parser.error(f"{result_file} holds transfer-set runs that --no-transfer-set would drop from it: "
                      "run without the flag (--reuse keeps every finished run), or give another --results-dir")
-    teacher_epochs = args.teacher_epochs or regime["teacher_epochs"]
+    teacher_epochs = args.teacher_epochs or spec.get("teacher_epochs") or regime["teacher_epochs"]
     student_epochs = args.student_epochs or regime["student_epochs"]
-    out = Path(args.runs_dir) / args.regime / args.task
+    # the folder of the teacher, its store and the data; a suite sharing another's teacher keeps its
+    # own runs in a subfolder of it, and only those are its own to refuse or delete
+    home = spec.get("teacher_of", args.task)
+    out = Path(args.runs_dir) / args.regime / home
+    own = out if home == args.task else out / args.task
     if args.reuse and args.fresh:
         parser.error("--reuse keeps the regime's runs and --fresh deletes them: give one")
     if args.fresh:
-        busy = live_locks(out)
+        busy = live_locks(own)
         if busy:
             parser.error(f"--fresh would delete runs live processes are training: {', '.join(map(str, busy))}")
-        shutil.rmtree(out, ignore_errors=True)
-    elif not args.reuse and out.exists() and any(out.iterdir()):
-        finished_runs = sum(1 for _ in out.rglob("metrics.json"))
-        parser.error(f"{out} holds earlier runs ({finished_runs} finished): --reuse keeps them and resumes the "
-                     "rest, --fresh deletes them all")
+        shutil.rmtree(own, ignore_errors=True)
+    elif not args.reuse and own.exists() and any(own.iterdir()):
+        finished_runs = sum(1 for _ in own.rglob("metrics.json"))
+        parser.error(f"{own} holds earlier runs ({finished_runs} finished): --reuse keeps them and resumes the "
+                     "rest, --fresh deletes them all" + (f" (not {home}'s teacher and store)" if own != out else ""))
     started = time.perf_counter()
     data = prepare_data(args.task, args.regime, Path(args.data_dir).resolve(), out / "data")
     metric, key = spec["metric"]
@@ -403,7 +420,7 @@ def main() -> None:
         return
     suite_started = time.perf_counter()
     seeds = [13 + 10 * i for i in range(args.seeds)]
-    runs = out if args.student == "tiny" else out / args.student
+    runs = own if args.student == "tiny" else own / args.student
     base = {"train_data_path": data["train"], "validation_data_path": data["dev"],
             "test_data_path": data["test"], "trainer.num_epochs": student_epochs}
     kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)}}

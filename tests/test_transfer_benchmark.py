@@ -531,3 +531,93 @@ def test_a_run_in_use_ends_the_script_with_its_message_not_a_traceback(tmp_path,
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert f"{script}.py: {regime / 'teacher'} is being trained by process {os.getpid()}" in done.stderr
+
+
+def test_a_suite_sharing_a_teacher_trains_its_students_in_a_subfolder_and_fresh_deletes_only_them(
+        tmp_path, monkeypatch):
+    # case 2a's suite uses `ner`'s trained teacher and store: retraining or deleting them would cost
+    # hours of the suite that owns them
+    regime = tmp_path / "runs" / "full" / "ner"
+    for run in ("teacher", "ner_softmax_student/s13/no_kd"):
+        (regime / run).mkdir(parents=True)
+        (regime / run / "metrics.json").write_text("{}")
+    (regime / "teacher_store").mkdir()
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def train_teacher(task, data, out, epochs, threads):
+        seen["teacher"] = (task, out)
+        raise Stop
+
+    monkeypatch.setattr(transfer, "prepare_data", lambda task, regime_name, data_dir, out: seen.setdefault("data", out))
+    monkeypatch.setattr(transfer, "train_teacher", train_teacher)
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "ner_softmax_student", "--regime", "full", "--fresh",
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+    with pytest.raises(Stop):
+        transfer.main()
+    assert seen == {"data": regime / "data", "teacher": ("ner_softmax_student", regime)}
+    assert (regime / "teacher" / "metrics.json").exists() and (regime / "teacher_store").is_dir()
+    assert not (regime / "ner_softmax_student").exists()
+    assert transfer.TASKS["ner_softmax_student"]["teacher"] == transfer.TASKS["ner"]["teacher"]
+
+
+def test_a_suite_sharing_a_teacher_refuses_its_own_earlier_runs_without_reuse(tmp_path, monkeypatch, capsys):
+    regime = tmp_path / "runs" / "full" / "ner"
+    (regime / "teacher").mkdir(parents=True)  # the owner's runs alone do not count as this suite's
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "ner_softmax_student", "--regime", "full",
+                                      "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+
+    class Stop(Exception):
+        pass
+
+    def prepare_data(*args):
+        raise Stop
+
+    monkeypatch.setattr(transfer, "prepare_data", prepare_data)
+    with pytest.raises(Stop):
+        transfer.main()
+    (regime / "ner_softmax_student" / "s13" / "no_kd").mkdir(parents=True)
+    (regime / "ner_softmax_student" / "s13" / "no_kd" / "metrics.json").write_text("{}")
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: pytest.fail("nothing may run"))
+    with pytest.raises(SystemExit):
+        transfer.main()
+    err = capsys.readouterr().err
+    assert "ner_softmax_student holds earlier runs (1 finished)" in err and "(not ner's teacher and store)" in err
+
+
+def test_a_softmax_teacher_trains_its_own_epochs_without_a_transformer_warm_up(tmp_path, monkeypatch):
+    calls = []
+
+    def allennlp(args, log, threads):
+        calls.append(args)
+        (tmp_path / "teacher").mkdir(exist_ok=True)
+        (tmp_path / "teacher" / "model.tar.gz").write_text("")
+
+    monkeypatch.setattr(transfer, "allennlp", allennlp)
+    monkeypatch.setattr(transfer, "finished", lambda run, data, threads: {"archive": str(run / "model.tar.gz")})
+    data = {"train": "t.conll", "dev": "d.conll", "test": "e.conll", "train_sentences": 1000}
+    spec = transfer.TASKS["ner_softmax_teacher"]
+    transfer.train_teacher("ner_softmax_teacher", data, tmp_path, spec["teacher_epochs"], 1)
+    overrides = json.loads(calls[0][calls[0].index("-o") + 1])
+    assert calls[0][1] == "training_configs/ner_softmax_teacher.jsonnet"
+    assert overrides["trainer.num_epochs"] == 15 and not any("warmup" in key for key in overrides)
+    # the config the overrides apply to has no schedule: the transformer's warm-up would not parse
+    assert "learning_rate_scheduler" not in Params.from_file(calls[0][1]).as_dict()["trainer"]
+    transfer.train_teacher("ner", data, tmp_path / "ner", 6, 1)
+    assert json.loads(calls[1][calls[1].index("-o") + 1])["trainer.learning_rate_scheduler.warmup_steps"] == 19
+
+
+@pytest.mark.parametrize("task,config,plain", [
+    ("ner_softmax_student", "ner_softmax_student_kd", "ner_softmax_baseline"),
+    ("ner_softmax_teacher", "ner_softmax_teacher_struct_kd", "ner_baseline"),
+])
+def test_cases_2a_and_3_measure_their_kd_config_against_its_own_student_trained_on_gold(task, config, plain):
+    spec = transfer.TASKS[task]
+    assert [c for _, c, _ in spec["objectives"]] == [config] and spec["plain"] == plain
+    kd = Params.from_file(f"training_configs/{config}.jsonnet").as_dict()["model"]
+    bare = Params.from_file(f"training_configs/{plain}.jsonnet").as_dict()["model"]
+    assert {k: v for k, v in kd.items() if k not in ("teacher", "distillation")} == bare
+    # case 3's config ships a fixture teacher; the suite replaces it with the one it trains
+    assert spec["teacher"] == ("ner_softmax_teacher" if task == "ner_softmax_teacher" else "ner_teacher_transformer")
