@@ -39,7 +39,7 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput  # noqa: E402
-from run import ROOT, git_commit, machine, train  # noqa: E402
+from run import ROOT, git_commit, machine, main_or_exit, train  # noqa: E402
 
 logger = logging.getLogger("char_cap")
 RUNS = Path("benchmarks") / "runs" / "transfer" / "full" / "ner"
@@ -248,4 +248,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_or_exit(main, "char_cap.py")

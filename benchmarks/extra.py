@@ -27,7 +27,7 @@ from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import mean_std  # noqa: E402
-from run import ROOT, fill_cache, git_commit, machine, record, train, write_subsets  # noqa: E402
+from run import ROOT, fill_cache, git_commit, machine, main_or_exit, record, train, write_subsets  # noqa: E402
 
 logger = logging.getLogger("bench")
 
@@ -174,4 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_or_exit(main, "extra.py")

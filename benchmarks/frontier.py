@@ -305,7 +305,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except transfer.RunInUse as error:  # another invocation is training one of the runs: say so, no traceback
-        sys.exit(f"frontier.py: {error}")
+    transfer.main_or_exit(main, "frontier.py")

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 logger = logging.getLogger("bench")
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,6 +151,15 @@ def live_holder(lock: Path) -> Optional[int]:
 def live_locks(folder: Path) -> List[Path]:
     """The locks under `folder` whose processes live: runs that must not be deleted now."""
     return [lock for lock in folder.rglob("*.lock") if live_holder(lock) is not None] if folder.exists() else []
+
+
+def main_or_exit(main: Callable[[], None], script: str) -> None:
+    """Run a benchmark script's `main`; a run another live invocation is training (`RunInUse`) ends
+    the script with that one line (exit status 1), not a traceback."""
+    try:
+        main()
+    except RunInUse as error:
+        sys.exit(f"{script}: {error}")
 
 
 @contextlib.contextmanager
@@ -423,4 +432,4 @@ def machine() -> Dict:
 
 
 if __name__ == "__main__":
-    main()
+    main_or_exit(main, "run.py")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import static_options_markdown  # noqa: E402
-from run import ROOT, git_commit, machine, train  # noqa: E402
+from run import ROOT, git_commit, machine, main_or_exit, train  # noqa: E402
 
 # name -> (trainable, projection_dim)
 VARIANTS = {
@@ -92,4 +92,4 @@ def trainable_parameters(run: Path) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    main_or_exit(main, "static_subword_options.py")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, TASKS, git_commit, machine, train, write_subsets  # noqa: E402
+from run import ROOT, TASKS, git_commit, machine, main_or_exit, train, write_subsets  # noqa: E402
 
 logger = logging.getLogger("sweep")
 
@@ -209,4 +209,4 @@ def render(meta: Dict, records: List[Dict]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    main_or_exit(main, "sweep.py")

@@ -21,7 +21,7 @@ from allennlp.common import Params
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import casing_markdown  # noqa: E402
-from run import ROOT, git_commit, machine, train  # noqa: E402
+from run import ROOT, git_commit, machine, main_or_exit, train  # noqa: E402
 
 import allennlp_subkd  # noqa: F401,E402
 
@@ -83,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_or_exit(main, "teacher_casing.py")

@@ -57,7 +57,7 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from run import RunInUse, claimed, git_commit, live_locks, machine  # noqa: E402
+from run import RunInUse, claimed, git_commit, live_locks, machine, main_or_exit  # noqa: E402
 from make_transfer_set import blocks, conll_sentence, conllu_sentence, pick  # noqa: E402
 
 logger = logging.getLogger("transfer")
@@ -510,7 +510,4 @@ def run_all(jobs, workers: int, data: Dict, key: str) -> List[Dict]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except RunInUse as error:  # another invocation is training one of the runs: say so, no traceback
-        sys.exit(f"transfer.py: {error}")
+    main_or_exit(main, "transfer.py")

@@ -621,3 +621,27 @@ def test_cases_2a_and_3_measure_their_kd_config_against_its_own_student_trained_
     assert {k: v for k, v in kd.items() if k not in ("teacher", "distillation")} == bare
     # case 3's config ships a fixture teacher; the suite replaces it with the one it trains
     assert spec["teacher"] == ("ner_softmax_teacher" if task == "ner_softmax_teacher" else "ner_teacher_transformer")
+
+
+def test_main_or_exit_ends_a_script_with_the_run_in_use_message_alone():
+    def main():
+        raise run_script.RunInUse("runs/x is being trained by process 1")
+
+    with pytest.raises(SystemExit) as stop:
+        run_script.main_or_exit(main, "sweep.py")
+    assert stop.value.code == "sweep.py: runs/x is being trained by process 1"  # exit status 1, this line
+    run_script.main_or_exit(lambda: None, "sweep.py")  # nothing to say otherwise
+
+
+def test_every_benchmark_that_trains_ends_through_main_or_exit():
+    # run.train and transfer.py's runs hold locks: a script reaching a held one says so in one line
+    import re
+
+    training = re.compile(r"^from run import [^\n]*\b(train|claimed)\b|^def claimed\(|transfer\.(run_all|train_teacher)\(",
+                          re.M)
+    scripts = [path for path in sorted((ROOT / "benchmarks").glob("*.py")) if training.search(path.read_text())]
+    assert {path.stem for path in scripts} >= {"run", "sweep", "extra", "char_cap", "static_subword_options",
+                                               "teacher_casing", "transfer", "frontier"}
+    for path in scripts:
+        ending = path.read_text().rstrip().splitlines()[-1].strip()
+        assert re.fullmatch(rf'(transfer\.)?main_or_exit\(main, "{path.name}"\)', ending), path.name
