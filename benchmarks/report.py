@@ -354,6 +354,35 @@ def speed_markdown(result: Dict) -> str:
             f"{meta['date']}.\n")
 
 
+def char_boundaries_markdown(result: Dict) -> str:
+    """`char_boundaries.md` (`char_boundaries.py`): a student trained without and with word-boundary
+    symbols around each word's characters, F1 per split over seeds and each variant's change
+    against the first (the configs')."""
+    meta, runs = result["meta"], result["runs"]
+    variants = list(dict.fromkeys(r["variant"] for r in runs))
+    by = {v: [r for r in runs if r["variant"] == v] for v in variants}
+    splits = ("dev", "test", "ood")
+    lines = []
+    for v in variants:
+        change = [f"{statistics.mean(r[s] for r in by[v]) - statistics.mean(r[s] for r in by[variants[0]]):+.2f}"
+                  if v != variants[0] else "" for s in splits]
+        lines.append([v, *[mean_std([r[s] for r in by[v]], scale=1) for s in splits], *change,
+                      ", ".join(str(r["best_epoch"]) for r in by[v])])
+    short = meta["short_words"]
+    return ("### Word-boundary symbols for the character CNN\n\n"
+            + _table(["characters of a word", "dev F1", "test F1", "UNER-PUD F1", "Δ dev", "Δ test", "Δ UNER-PUD",
+                      "best epochs"], lines) + "\n\n"
+            f"`{meta['config']}` (no KD) trained on the full UNER-EWT training set for {meta['epochs']} epochs, seeds "
+            f"{', '.join(map(str, meta['seeds']))} (mean ± std); dev = the best epoch on the full EWT dev set (the "
+            f"choice), test and UNER-PUD at that epoch. Words shorter than the filters ({meta['width']} characters), "
+            f"which get an all-zero character vector without the symbols: {100 * short['train']['short']:.1f} % of "
+            f"the training words, {100 * short['dev']['short']:.1f} % of dev; short words with an upper-case letter: "
+            f"{100 * short['dev']['short_cased_of_entity']:.1f} % of dev's entity words, "
+            f"{100 * short['ood']['short_cased_of_entity']:.1f} % of UNER-PUD's. One thread per run, "
+            f"{meta['workers']} at a time. Machine: {meta['machine']['cpu']}, commit {meta['git_commit']}, "
+            f"{meta['date']}, {meta['wall_seconds'] / 60:.0f} min.\n\nCommand: `{meta['command']}`\n")
+
+
 def static_options_markdown(result: Dict) -> str:
     """`static_subword_options.md` (`static_subword_options.py`): the static-subword student's
     table frozen or trainable, projected or not, chosen on dev."""
@@ -964,6 +993,7 @@ FILE_RENDERERS: Dict[str, Callable[[Dict], str]] = {
     "ner_teacher_casing": casing_markdown,
     "static_subword_options": static_options_markdown,
     "char_cap": char_cap_markdown,
+    "char_boundaries": char_boundaries_markdown,
     "student_profile": profile_markdown,
     "mfvi_gap": mfvi_gap_markdown,
     "defaults_audit": audit_markdown,

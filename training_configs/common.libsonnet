@@ -33,8 +33,15 @@
   // a cap of 50 changes no dev or test F1 and speeds the students on the EWT test set
   // (benchmarks/results/char_cap.md); null keeps every character (AllenNLP's `characters`).
   max_token_characters:: 50,
-  characters:: if $.max_token_characters == null then { type: 'characters', min_padding_length: 3 }
-    else { type: 'capped_characters', min_padding_length: 3, max_characters: $.max_token_characters },
+  // `word_boundaries`: a start and an end symbol around each word's characters (`<w>US</w>`), so
+  // that a word shorter than the filters ("I", "US", ",") gets a character vector; without them
+  // AllenNLP's CNN masks every window of such a word and its vector is all zero
+  // (benchmarks/char_boundaries.py measures both). Off: every published result was trained so.
+  word_boundaries:: false,
+  characters:: (if $.max_token_characters == null then { type: 'characters', min_padding_length: 3 }
+                else { type: 'capped_characters', min_padding_length: 3, max_characters: $.max_token_characters })
+               + (if $.word_boundaries then { character_tokenizer: { start_tokens: ['<w>'], end_tokens: ['</w>'] } }
+                  else {}),
   words_and_chars:: self.words { token_characters: $.characters },
 
   // A text field embedder for `words` (char_dim = 0) or `words_and_chars`.
