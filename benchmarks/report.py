@@ -938,8 +938,12 @@ def scenarios_markdown(result: Dict) -> str:
         + ", ".join(f"`{name}`" for name in result["meta"]["sources"].values())
         + "); test = the full EWT test set, out of domain = UNER-PUD (NER) or UD-GUM (parsing); "
         "no KD = the same student trained on gold only (the softmax student's own for a softmax "
-        "student); gap closed = (KD + transfer set − no KD) / (teacher − no KD) on test. "
-        "Each teacher is all-MiniLM-L6-v2 fine-tuned with its own structure on top, trained as the suite says.")
+        "student); gap closed = (KD + transfer set − no KD) / (teacher − no KD) on test. Teachers, trained as "
+        "each suite says: " + "; ".join(
+            f"`{config}` (case {', '.join(dict.fromkeys(r['case'] for r in result['rows'] if r['teacher_config'] == config))})"
+            for config in dict.fromkeys(row["teacher_config"] for row in result["rows"]))
+        + " — the `*_transformer` ones all-MiniLM-L6-v2 fine-tuned with their own structure on top, "
+        "`ner_softmax_teacher` a BiLSTM softmax tagger over random word embeddings and characters.")
     commands: "OrderedDict[str, List[str]]" = OrderedDict()
     for m in result["missing"]:
         commands.setdefault(m["command"], []).append(
@@ -1079,6 +1083,10 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
                                          lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-span": ("transfer_full_ner_span.json", lambda result: _body(transfer_markdown(result))),
+    "transfer-full-ner-softmax-student": ("transfer_full_ner_softmax_student.json",
+                                          lambda result: _body(transfer_markdown(result))),
+    "transfer-full-ner-softmax-teacher": ("transfer_full_ner_softmax_teacher.json",
+                                          lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep-second-order": ("transfer_full_dep_second_order.json",
                                        lambda result: _body(transfer_markdown(result))),
     "wang-scenarios-full": ("scenarios_full.json", lambda result: _body(scenarios_markdown(result))),

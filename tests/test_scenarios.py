@@ -62,6 +62,9 @@ def test_rows_are_the_suites_means_and_missing_suites_are_named(tmp_path):
            "| 51.00 | 55.00 | 65.00 | 54.00 | 48 % |" in lines
     assert markdown.count("`python benchmarks/transfer.py dep_second_order --regime full --reuse`") == 1
     assert "case 2b, second-order (siblings) ⇒ dependency tagger, structural" in markdown
+    # the note names each row's teacher config (case 3's is no transformer), once per config
+    assert "Teachers, trained as each suite says: `ner_teacher` (case 1a); `ner_span_teacher` (case 4) —" in markdown
+    assert "case 2a" in markdown and "ner_softmax_student" in markdown  # missing: listed with its command
 
 
 def test_a_suite_without_the_objective_is_an_error(tmp_path):
