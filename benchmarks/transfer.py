@@ -31,7 +31,7 @@ with the model's own checked reader: an unseen gold label counts as wrong). One 
 `benchmarks/results/transfer_{regime}_{task}.json`; `benchmarks/report.py` renders the table
 (`.md`) and the curve (`.png`). `--reuse` keeps every finished run (teacher, store, students) and
 resumes the rest; `--fresh` deletes the regime's folder first (every preset's runs, the frontier's
-too); with neither, a regime folder that holds anything is refused before anything runs. A suite
+and those of a suite sharing its teacher too); with neither, a regime folder that holds anything is refused before anything runs. A suite
 that shares another's teacher and store (`ner_softmax_student`, Wang et al.'s case 2a, uses
 `ner`'s) keeps its runs in a subfolder of that suite's folder: its flags keep or delete only them. A run
 being trained (or the store being filled) holds `{run}.lock`: another invocation reaching it while
