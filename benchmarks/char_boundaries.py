@@ -8,7 +8,7 @@ all-zero character vector (`character_encoding` in allennlp-models' configs does
 the static-subword and transformer students and the transformer teacher that vector is the only
 casing signal (all-MiniLM-L6-v2 is uncased): "US" and "us" look the same to them. The usual
 remedy is a start and an end symbol around each word (`<w>US</w>`: four characters, two windows),
-a `character_tokenizer` of the `capped_characters` indexer (`lib.characters`'s `word_boundaries`).
+a `character_tokenizer` of the `capped_characters` indexer (`common.libsonnet`'s `word_boundaries`).
 
 Trains `training_configs/{--config}.jsonnet` (default: the NER static-subword student with no KD) on
 the full UNER-EWT training set once without and once with the symbols per seed (`--epochs`,

@@ -1094,6 +1094,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "transfer-low-dep-headline": ("transfer_low_dep.json", transfer_headline),
     "static-subword-options": ("static_subword_options.json", lambda result: _body(static_options_markdown(result))),
     "char-cap": ("char_cap.json", lambda result: _body(char_cap_markdown(result))),
+    "char-boundaries": ("char_boundaries.json", lambda result: _body(char_boundaries_markdown(result))),
     "student-profile": ("student_profile.json", lambda result: _body(profile_markdown(result))),
     "transfer-low-ner-static-subword": ("transfer_low_ner_static_subword.json",
                                         lambda result: _body(transfer_markdown(result))),

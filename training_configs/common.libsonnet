@@ -35,8 +35,9 @@
   max_token_characters:: 50,
   // `word_boundaries`: a start and an end symbol around each word's characters (`<w>US</w>`), so
   // that a word shorter than the filters ("I", "US", ",") gets a character vector; without them
-  // AllenNLP's CNN masks every window of such a word and its vector is all zero
-  // (benchmarks/char_boundaries.py measures both). Off: every published result was trained so.
+  // AllenNLP's CNN masks every window of such a word and its vector is all zero. Off, chosen on
+  // dev: on the static-subword NER student the symbols cost 0.65 dev F1 (3 seeds, within the
+  // seeds' spread; benchmarks/results/char_boundaries.md), and every published result is without.
   word_boundaries:: false,
   characters:: (if $.max_token_characters == null then { type: 'characters', min_padding_length: 3 }
                 else { type: 'capped_characters', min_padding_length: 3, max_characters: $.max_token_characters })
