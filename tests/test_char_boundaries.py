@@ -76,8 +76,10 @@ def test_the_script_trains_each_variant_per_seed_and_writes_the_table(tmp_path, 
         out.mkdir(parents=True)
         symbols = char_boundaries.INDEXER in overrides
         f1 = 0.6 + 0.02 * symbols + overrides["random_seed"] / 10000
-        return {"metrics": {"best_validation_f1-measure-overall": f1, "test_f1-measure-overall": f1 - 0.01,
-                            "best_epoch": 4}, "train_seconds": [3.0, 2.0, 2.0]}
+        metrics = {"best_validation_f1-measure-overall": f1, "test_f1-measure-overall": f1 - 0.01, "best_epoch": 4}
+        (out / "metrics.json").write_text(json.dumps(metrics))  # what a finished allennlp run leaves
+        (out / "epoch_times.json").write_text(json.dumps({"train_seconds": [3.0, 2.0, 2.0]}))
+        return {"metrics": metrics, "train_seconds": [3.0, 2.0, 2.0]}
 
     def evaluate(archive, path, output, reader, log, threads):
         assert reader == "checked_conll2003" and path.endswith("en_pud-uner-test.conll")
