@@ -24,6 +24,9 @@ seed: the plain student (no KD) and each KD objective without and with the trans
 random 2.5k and 5k subsets of the transfer set, first seed. `--no-transfer-set` trains the plain
 student and the objectives without the transfer set only (the configs as shipped: what
 `defaults_audit.py` judges), no curve; it adds the preset's other shipped objectives (NER: token KD).
+A transformer preset (`--student minilm_l3`) gets its linear warm-up sized from the training data
+(10 % of the steps, as `frontier.py` sizes it; the configs size it for the 1,000-sentence sample),
+so its no-KD run is the frontier's `minilm_l3` no-KD run of the same seed and epochs.
 
 Every model is scored on the full EWT dev set (model selection), the full EWT test set (in domain)
 and out of domain: UNER English-PUD for NER, UD English-GUM test for parsing (`allennlp evaluate`
@@ -125,6 +128,8 @@ TASKS["ner_softmax_teacher"] = {**TASKS["ner"], "teacher": "ner_softmax_teacher"
 # student presets (common.libsonnet): the config of a preset's run is the tiny student's config
 # name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
 STUDENTS = ("tiny", "static_subword", "minilm_l3")
+# the presets with a transformer (a linear warm-up the configs size for the 1,000-sentence sample)
+TRANSFORMER_STUDENTS = ("minilm_l3",)
 
 
 def preset_config(config: str, student: str) -> str:
@@ -423,6 +428,8 @@ def main() -> None:
     runs = own if args.student == "tiny" else own / args.student
     base = {"train_data_path": data["train"], "validation_data_path": data["dev"],
             "test_data_path": data["test"], "trainer.num_epochs": student_epochs}
+    if args.student in TRANSFORMER_STUDENTS:  # its warm-up sized from the data, as frontier.py sizes it
+        base["trainer.learning_rate_scheduler.warmup_steps"] = warmup_steps(data["train_sentences"], student_epochs)
     kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)}}
 
     def transfer_loader(path: str) -> Dict:

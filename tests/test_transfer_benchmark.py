@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 transfer = load("transfer")
 run_script = load("run")
 report = load("report")
+frontier = load("frontier")
 
 
 def _fake_data_dir(tmp_path: Path) -> Path:
@@ -274,7 +275,8 @@ def test_a_scenario_suites_own_baselines_are_its_students_less_their_teacher(tas
         assert {k: v for k, v in kd.items() if k not in ("teacher", "distillation")} == bare
 
 
-def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_only(tmp_path, monkeypatch):
+@pytest.mark.parametrize("preset", ["static_subword", "minilm_l3"])
+def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_only(tmp_path, monkeypatch, preset):
     # the configs as shipped, for the defaults audit: no transfer-set run, no curve, a table that renders
     data = {"train": "t.conllu", "dev": "d.conllu", "test": "e.conllu", "train_sentences": 3,
             "ood": {"name": "GUM", "path": "g.conllu"},
@@ -294,23 +296,37 @@ def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_
     monkeypatch.setattr(transfer, "run_all", run_all)
     rendered = []  # the report.py call at the end (this module's `subprocess` only)
     monkeypatch.setattr(transfer, "subprocess", SimpleNamespace(run=lambda args, **kwargs: rendered.append(args)))
-    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--student", "static_subword",
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--student", preset,
                                       "--teacher", "teacher.tar.gz", "--no-transfer-set", "--seeds", "2", "--reuse",
+                                      "--student-epochs", "4",
                                       "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
     transfer.main()
     assert [(f["model"], f["seed"]) for f, *_ in trained] == [
         (model, seed) for seed in (13, 23) for model in ("no KD", "structural", "local", "sub-structure")]
     assert all(f["transfer"] == 0 and "data_loader.type" not in overrides for f, _, _, overrides in trained)
     assert {config for _, config, _, _ in trained} == {
-        "dep_static_subword_baseline", "dep_static_subword_struct_kd", "dep_static_subword_local_kd",
-        "dep_static_subword_sub_kd"}
-    path = tmp_path / "transfer_full_dep_static_subword.json"
+        f"dep_{preset}_baseline", f"dep_{preset}_struct_kd", f"dep_{preset}_local_kd", f"dep_{preset}_sub_kd"}
+    # a transformer student's warm-up is sized from the data as the frontier sizes it (its no-KD run
+    # is then the frontier's); the static student has no scheduler to size
+    warmups = {overrides.get("trainer.learning_rate_scheduler.warmup_steps") for *_, overrides in trained}
+    assert warmups == ({frontier.student_overrides(3, 3, 4)["trainer.learning_rate_scheduler.warmup_steps"]}
+                       if preset == "minilm_l3" else {None})
+    path = tmp_path / f"transfer_full_dep_{preset}.json"
     assert rendered[0][-1] == str(path)
     result = json.loads(path.read_text())
     table = report.transfer_markdown(result)
     assert "| structural | 80.00 ± 0.00 |" in table and "+ transfer set" not in table
     assert "no transfer set (the configs as shipped)" in table and "transfer set 100" not in table
     assert "transfer set 100 unlabeled sentences" in report.transfer_markdown(synthetic())
+
+
+@pytest.mark.parametrize("task", ["ner", "dep"])
+def test_the_warm_up_transfer_py_sizes_replaces_the_transformer_presets_own(task):
+    # an override of a key the config lacks would add a scheduler of one key instead
+    for config in (ROOT / "training_configs").glob(f"{task}_minilm_l3_*.jsonnet"):
+        trainer = Params.from_file(str(config)).as_dict()["trainer"]
+        assert trainer["learning_rate_scheduler"]["warmup_steps"] >= 1, config.name
+    assert set(transfer.TRANSFORMER_STUDENTS) < set(transfer.STUDENTS)
 
 
 @pytest.mark.parametrize("task", ["ner", "dep"])
