@@ -36,7 +36,8 @@ with the model's own checked reader: an unseen gold label counts as wrong). One 
 resumes the rest; `--fresh` deletes the regime's folder first (every preset's runs, the frontier's
 and those of a suite sharing its teacher too); with neither, a regime folder that holds anything is refused before anything runs. A suite
 that shares another's teacher and store (`ner_softmax_student`, Wang et al.'s case 2a, uses
-`ner`'s) keeps its runs in a subfolder of that suite's folder: its flags keep or delete only them. A run
+`ner`'s) keeps its runs in a subfolder of that suite's folder: its flags keep or delete only them
+(`--teacher` is refused: the archive would become the owner's teacher). A run
 being trained (or the store being filled) holds `{run}.lock`: another invocation reaching it while
 its process lives stops with an error naming the process (`frontier.py` trains through here too).
 
@@ -400,6 +401,9 @@ def main() -> None:
     home = spec.get("teacher_of", args.task)
     out = Path(args.runs_dir) / args.regime / home
     own = out if home == args.task else out / args.task
+    if args.teacher and home != args.task:
+        # it would become the owner's teacher (and its store) for every later run of that suite
+        parser.error(f"{args.task} uses {home}'s teacher and store: give --teacher to `transfer.py {home}`")
     if args.reuse and args.fresh:
         parser.error("--reuse keeps the regime's runs and --fresh deletes them: give one")
     if args.fresh:

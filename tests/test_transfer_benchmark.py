@@ -579,6 +579,19 @@ def test_a_suite_sharing_a_teacher_trains_its_students_in_a_subfolder_and_fresh_
     assert transfer.TASKS["ner_softmax_student"]["teacher"] == transfer.TASKS["ner"]["teacher"]
 
 
+def test_a_suite_sharing_a_teacher_refuses_a_given_teacher_it_would_hand_to_the_owner(tmp_path, monkeypatch,
+                                                                                       capsys):
+    # copied into `ner/teacher`, a smoke run's fixture teacher would become the real suite's teacher
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: pytest.fail("nothing may run"))
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "ner_softmax_student", "--regime", "full", "--reuse",
+                                      "--teacher", "fixture.tar.gz", "--runs-dir", str(tmp_path / "runs"),
+                                      "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        transfer.main()
+    assert "uses ner's teacher and store: give --teacher to `transfer.py ner`" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_suite_sharing_a_teacher_refuses_its_own_earlier_runs_without_reuse(tmp_path, monkeypatch, capsys):
     regime = tmp_path / "runs" / "full" / "ner"
     (regime / "teacher").mkdir(parents=True)  # the owner's runs alone do not count as this suite's
