@@ -126,7 +126,7 @@ def from_transfer_file(source: str, result: Dict) -> List[Dict]:
     for r in result["runs"]:
         runs.setdefault((r["model"], r["transfer"]), []).append(r)
     entries = []
-    for label, config, _ in spec["objectives"] + spec.get("audit_objectives", []):
+    for label, config, _ in transfer.audited_objectives(spec):
         config = transfer.preset_config(config, student)
         plain = runs.get((spec.get("plain_of", {}).get(label, "no KD"), 0))
         for sentences, model in ((0, label), (full, f"{label} + transfer set")):

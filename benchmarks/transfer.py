@@ -133,6 +133,11 @@ STUDENTS = ("tiny", "static_subword", "minilm_l3")
 TRANSFORMER_STUDENTS = ("minilm_l3",)
 
 
+def audited_objectives(spec: Dict) -> List[Tuple[str, str, Dict]]:
+    """A suite's objectives and those `--no-transfer-set` adds (the shipped configs the audit judges)."""
+    return spec["objectives"] + spec.get("audit_objectives", [])
+
+
 def preset_config(config: str, student: str) -> str:
     if student == "tiny":
         return config
@@ -447,8 +452,7 @@ def main() -> None:
         for name, config in spec.get("baselines", []):
             jobs.append(({"model": name, "objective": None, "transfer": 0, "seed": seed},
                          config, runs / f"s{seed}" / config, {**base, **seeded(seed)}))
-        audited = spec.get("audit_objectives", []) if args.no_transfer_set else []
-        for name, config, extra in spec["objectives"] + audited:
+        for name, config, extra in audited_objectives(spec) if args.no_transfer_set else spec["objectives"]:
             for size in (0,) if args.no_transfer_set else (0, data["transfer"]["sentences"]):
                 fields = {"model": name + (" + transfer set" if size else ""), "objective": name,
                           "transfer": size, "seed": seed}
