@@ -68,6 +68,9 @@ TEACHERS = {
     "transfer_full_dep_static_subword.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
     # the same for NER, against the NER teacher config retrained on that EPYC
     "transfer_full_ner_static_subword.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
+    # the minilm_l3 presets as shipped (--no-transfer-set), against those retrained teachers
+    "transfer_full_dep_minilm_l3.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
+    "transfer_full_ner_minilm_l3.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
     # case 2a: that retrained NER teacher (the `ner` suite's, shared) and the softmax student
     "transfer_full_ner_softmax_student.json": (1, "MiniLM, 6 epochs (retrained on another EPYC)"),
     # case 3: a softmax BiLSTM teacher trained on the full training set (not the config's fixture)

@@ -127,3 +127,12 @@ def test_a_transfer_file_counts_the_objectives_the_audit_run_adds():
     [entry] = audit.from_transfer_file("transfer_full_ner_static_subword.json", result)
     assert entry["config"] == "ner_static_subword_token_kd" and entry["plain"] == "ner_static_subword_baseline"
     assert entry["kd_test"] - entry["plain_test"] == 1.0 and entry["seeds"] == 3
+
+
+def test_every_full_data_results_file_transfer_py_can_write_is_a_source_of_the_audit():
+    # a results file missing from TEACHERS is never read: its configs would stay "not measured"
+    transfer = load("transfer")
+    for task, spec in transfer.TASKS.items():
+        for student in transfer.STUDENTS if spec.get("presets", True) else ("tiny",):
+            suffix = "" if student == "tiny" else f"_{student}"
+            assert f"transfer_full_{task}{suffix}.json" in audit.TEACHERS, (task, student)
