@@ -27,6 +27,8 @@ student and the objectives without the transfer set only (the configs as shipped
 A transformer preset (`--student minilm_l3`) gets its linear warm-up sized from the training data
 (10 % of the steps, as `frontier.py` sizes it; the configs size it for the 1,000-sentence sample),
 so its no-KD run is the frontier's `minilm_l3` no-KD run of the same seed and epochs.
+`--objectives NAME ...` trains those of the suite's objectives only (a suite too long for one
+sitting, published in parts; a results file holding runs of the others is refused).
 
 Every model is scored on the full EWT dev set (model selection), the full EWT test set (in domain)
 and out of domain: UNER English-PUD for NER, UD English-GUM test for parsing (`allennlp evaluate`
@@ -380,6 +382,9 @@ def main() -> None:
     parser.add_argument("--no-transfer-set", action="store_true",
                         help="train the plain student and each objective (NER: token KD too) without the transfer set "
                              "only (the configs as shipped, for the defaults audit); implies --no-curve")
+    parser.add_argument("--objectives", nargs="+", default=None, metavar="NAME",
+                        help="train these of the suite's objectives only (default: all; a results file holding "
+                             "runs of others is refused, as it would lose them)")
     parser.add_argument("--reuse", action="store_true", help="keep every finished run and resume the rest")
     parser.add_argument("--fresh", action="store_true",
                         help="delete the regime's folder first: its teacher, store and every preset's and the "
@@ -399,6 +404,19 @@ def main() -> None:
             r["transfer"] for r in json.loads(result_file.read_text())["runs"]):
         parser.error(f"{result_file} holds transfer-set runs that --no-transfer-set would drop from it: "
                      "run without the flag (--reuse keeps every finished run), or give another --results-dir")
+    objectives = audited_objectives(spec) if args.no_transfer_set else spec["objectives"]
+    if args.objectives:
+        unknown = sorted(set(args.objectives) - {name for name, _, _ in objectives})
+        if unknown:
+            parser.error(f"--objectives {' '.join(unknown)}: not an objective of {args.task}"
+                         f"{' --no-transfer-set' if args.no_transfer_set else ''} "
+                         f"(it has: {', '.join(name for name, _, _ in objectives)})")
+        objectives = [objective for objective in objectives if objective[0] in args.objectives]
+        dropped = sorted({r["objective"] for r in json.loads(result_file.read_text())["runs"]}
+                         - {None, *args.objectives}) if result_file.exists() else []
+        if dropped:
+            parser.error(f"{result_file} holds runs of {', '.join(dropped)} that --objectives would drop from it: "
+                         "name them too (--reuse keeps every finished run), or give another --results-dir")
     teacher_epochs = args.teacher_epochs or spec.get("teacher_epochs") or regime["teacher_epochs"]
     student_epochs = args.student_epochs or regime["student_epochs"]
     # the folder of the teacher, its store and the data; a suite sharing another's teacher keeps its
@@ -452,7 +470,7 @@ def main() -> None:
         for name, config in spec.get("baselines", []):
             jobs.append(({"model": name, "objective": None, "transfer": 0, "seed": seed},
                          config, runs / f"s{seed}" / config, {**base, **seeded(seed)}))
-        for name, config, extra in audited_objectives(spec) if args.no_transfer_set else spec["objectives"]:
+        for name, config, extra in objectives:
             for size in (0,) if args.no_transfer_set else (0, data["transfer"]["sentences"]):
                 fields = {"model": name + (" + transfer set" if size else ""), "objective": name,
                           "transfer": size, "seed": seed}
@@ -466,7 +484,7 @@ def main() -> None:
         with_transfer = [r for r in records if r["transfer"]]
         best = max({r["objective"] for r in with_transfer},
                    key=lambda o: statistics.mean(r["dev"] for r in with_transfer if r["objective"] == o))
-        name, config, extra = next(o for o in spec["objectives"] if o[0] == best)
+        name, config, extra = next(o for o in objectives if o[0] == best)
         curve_jobs = []
         for size, path in data["transfer_subsets"].items():
             if size >= data["transfer"]["sentences"]:

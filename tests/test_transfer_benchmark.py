@@ -320,6 +320,48 @@ def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_
     assert "transfer set 100 unlabeled sentences" in report.transfer_markdown(synthetic())
 
 
+def test_objectives_trains_the_named_ones_only_and_refuses_to_drop_the_others_published_runs(
+        tmp_path, monkeypatch, capsys):
+    data = {"train": "t.conllu", "dev": "d.conllu", "test": "e.conllu", "train_sentences": 3,
+            "ood": {"name": "GUM", "path": "g.conllu"},
+            "transfer": {"path": "u.conllu", "format": "conllu", "sentences": 100}, "transfer_subsets": {}}
+    teacher = {"archive": "teacher.tar.gz", "metrics": {"best_validation_LAS": 0.9, "test_LAS": 0.9},
+               "ood": {"LAS": 0.8}, "epoch_seconds": [1.0]}
+    trained = []
+
+    def run_all(jobs, workers, data, key):
+        trained.extend(jobs)
+        return [transfer.record({"metrics": {"best_validation_LAS": 0.8, "test_LAS": 0.8}, "ood": {"LAS": 0.7},
+                                 "epoch_seconds": [1.0]}, key, **fields) for fields, *_ in jobs]
+
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: data)
+    monkeypatch.setattr(transfer, "given_teacher", lambda *args: teacher)
+    monkeypatch.setattr(transfer, "fill", lambda *args: {"train": 1.0})
+    monkeypatch.setattr(transfer, "run_all", run_all)
+    monkeypatch.setattr(transfer, "subprocess", SimpleNamespace(run=lambda args, **kwargs: None))
+
+    def main(*objectives):
+        monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--student", "minilm_l3",
+                                          "--teacher", "teacher.tar.gz", "--no-transfer-set", "--reuse",
+                                          "--seeds", "1", "--objectives", *objectives,
+                                          "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path)])
+        transfer.main()
+
+    main("structural", "local")
+    assert [f["model"] for f, *_ in trained] == ["no KD", "structural", "local"]
+    path = tmp_path / "transfer_full_dep_minilm_l3.json"
+    published = path.read_text()
+    for objectives, message in ((["local"], "holds runs of structural that --objectives would drop"),
+                                (["structure"], "--objectives structure: not an objective of dep --no-transfer-set")):
+        trained.clear()
+        with pytest.raises(SystemExit):
+            main(*objectives)
+        assert message in capsys.readouterr().err and not trained
+        assert path.read_text() == published  # nothing lost
+    main("structural", "local", "sub-structure")  # naming them all again goes on
+    assert [f["model"] for f, *_ in trained] == ["no KD", "structural", "local", "sub-structure"]
+
+
 @pytest.mark.parametrize("task", ["ner", "dep"])
 def test_the_warm_up_transfer_py_sizes_replaces_the_transformer_presets_own(task):
     # an override of a key the config lacks would add a scheduler of one key instead
