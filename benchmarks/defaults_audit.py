@@ -13,6 +13,7 @@ no transfer set (the config as shipped); a config measured nowhere at full data 
 
 Writes `benchmarks/results/defaults_audit.json`; `benchmarks/report.py` renders its table.
 """
+import argparse
 import json
 import re
 import statistics
@@ -205,7 +206,10 @@ def audit(results: Path = RESULTS, configs: Path = ROOT / "training_configs") ->
                          **verdict(by_config[config])} for config in shipped]}
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
+    # no options: the flags are parsed so that `--help` (or a mistyped flag) writes nothing
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     result = audit()
     result = {"meta": {"command": "python benchmarks/defaults_audit.py", "sources": list(TEACHERS),
                        "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},

@@ -136,3 +136,15 @@ def test_every_full_data_results_file_transfer_py_can_write_is_a_source_of_the_a
         for student in transfer.STUDENTS if spec.get("presets", True) else ("tiny",):
             suffix = "" if student == "tiny" else f"_{student}"
             assert f"transfer_full_{task}{suffix}.json" in audit.TEACHERS, (task, student)
+
+
+def test_help_or_a_mistyped_flag_writes_nothing(tmp_path, monkeypatch):
+    # the script takes no options; before, `--help` ran the audit and rewrote the published file
+    import pytest
+
+    monkeypatch.setattr(audit, "RESULTS", tmp_path)
+    monkeypatch.setattr(audit, "audit", lambda: pytest.fail("the audit ran"))
+    for argv in (["--help"], ["--bogus"]):
+        with pytest.raises(SystemExit):
+            audit.main(argv)
+    assert not list(tmp_path.iterdir())
