@@ -1081,6 +1081,8 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
                                          lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-static-subword": ("transfer_full_ner_static_subword.json",
                                          lambda result: _body(transfer_markdown(result))),
+    "transfer-full-dep-minilm-l3": ("transfer_full_dep_minilm_l3.json",
+                                    lambda result: _body(transfer_markdown(result))),
     "transfer-full-dep": ("transfer_full_dep.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-span": ("transfer_full_ner_span.json", lambda result: _body(transfer_markdown(result))),
     "transfer-full-ner-softmax-student": ("transfer_full_ner_softmax_student.json",
