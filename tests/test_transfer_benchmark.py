@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import List, Tuple
 
 import pytest
 from allennlp.common import Params
@@ -275,15 +276,16 @@ def test_a_scenario_suites_own_baselines_are_its_students_less_their_teacher(tas
         assert {k: v for k, v in kd.items() if k not in ("teacher", "distillation")} == bare
 
 
-@pytest.mark.parametrize("preset", ["static_subword", "minilm_l3"])
-def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_only(tmp_path, monkeypatch, preset):
-    # the configs as shipped, for the defaults audit: no transfer-set run, no curve, a table that renders
+def _stub_suite(monkeypatch) -> Tuple[List, List]:
+    """A parsing suite whose data, teacher, store and student runs are stubs (every student scores
+    80 / 80 / 70): returns the jobs it is given to train and the report.py calls it makes."""
     data = {"train": "t.conllu", "dev": "d.conllu", "test": "e.conllu", "train_sentences": 3,
             "ood": {"name": "GUM", "path": "g.conllu"},
             "transfer": {"path": "u.conllu", "format": "conllu", "sentences": 100}, "transfer_subsets": {50: "h.conllu"}}
     teacher = {"archive": "teacher.tar.gz", "metrics": {"best_validation_LAS": 0.9, "test_LAS": 0.9},
                "ood": {"LAS": 0.8}, "epoch_seconds": [1.0]}
-    trained = []
+    trained: List = []
+    rendered: List = []  # the report.py call at the end (this module's `subprocess` only)
 
     def run_all(jobs, workers, data, key):
         trained.extend(jobs)
@@ -294,8 +296,14 @@ def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_
     monkeypatch.setattr(transfer, "given_teacher", lambda *args: teacher)
     monkeypatch.setattr(transfer, "fill", lambda *args: {"train": 1.0})
     monkeypatch.setattr(transfer, "run_all", run_all)
-    rendered = []  # the report.py call at the end (this module's `subprocess` only)
     monkeypatch.setattr(transfer, "subprocess", SimpleNamespace(run=lambda args, **kwargs: rendered.append(args)))
+    return trained, rendered
+
+
+@pytest.mark.parametrize("preset", ["static_subword", "minilm_l3"])
+def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_only(tmp_path, monkeypatch, preset):
+    # the configs as shipped, for the defaults audit: no transfer-set run, no curve, a table that renders
+    trained, rendered = _stub_suite(monkeypatch)
     monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--student", preset,
                                       "--teacher", "teacher.tar.gz", "--no-transfer-set", "--seeds", "2", "--reuse",
                                       "--student-epochs", "4",
@@ -322,23 +330,7 @@ def test_no_transfer_set_trains_the_plain_student_and_each_objective_without_it_
 
 def test_objectives_trains_the_named_ones_only_and_refuses_to_drop_the_others_published_runs(
         tmp_path, monkeypatch, capsys):
-    data = {"train": "t.conllu", "dev": "d.conllu", "test": "e.conllu", "train_sentences": 3,
-            "ood": {"name": "GUM", "path": "g.conllu"},
-            "transfer": {"path": "u.conllu", "format": "conllu", "sentences": 100}, "transfer_subsets": {}}
-    teacher = {"archive": "teacher.tar.gz", "metrics": {"best_validation_LAS": 0.9, "test_LAS": 0.9},
-               "ood": {"LAS": 0.8}, "epoch_seconds": [1.0]}
-    trained = []
-
-    def run_all(jobs, workers, data, key):
-        trained.extend(jobs)
-        return [transfer.record({"metrics": {"best_validation_LAS": 0.8, "test_LAS": 0.8}, "ood": {"LAS": 0.7},
-                                 "epoch_seconds": [1.0]}, key, **fields) for fields, *_ in jobs]
-
-    monkeypatch.setattr(transfer, "prepare_data", lambda *args: data)
-    monkeypatch.setattr(transfer, "given_teacher", lambda *args: teacher)
-    monkeypatch.setattr(transfer, "fill", lambda *args: {"train": 1.0})
-    monkeypatch.setattr(transfer, "run_all", run_all)
-    monkeypatch.setattr(transfer, "subprocess", SimpleNamespace(run=lambda args, **kwargs: None))
+    trained, _ = _stub_suite(monkeypatch)
 
     def main(*objectives):
         monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--student", "minilm_l3",
