@@ -43,7 +43,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput  # noqa: E402
 import transfer  # noqa: E402
-from run import git_commit, machine  # noqa: E402
+from run import git_commit, machine, warmup_override  # noqa: E402
 
 logger = logging.getLogger("frontier")
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +113,7 @@ def student_overrides(layers: Optional[int], train_sentences: int, epochs: int) 
     if layers is None:
         return {}
     return {"model.text_field_embedder.token_embedders.transformer.layers": layers,
-            "trainer.learning_rate_scheduler.warmup_steps": transfer.warmup_steps(train_sentences, epochs)}
+            **warmup_override(train_sentences, epochs)}
 
 
 def student_seeds(seeds: List[int], layers: Optional[int], transformer_seeds: Optional[int]) -> List[int]:

@@ -63,7 +63,7 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from run import RunInUse, claimed, git_commit, live_locks, machine, main_or_exit  # noqa: E402
+from run import RunInUse, claimed, git_commit, live_locks, machine, main_or_exit, warmup_override  # noqa: E402
 from make_transfer_set import blocks, conll_sentence, conllu_sentence, pick  # noqa: E402
 
 logger = logging.getLogger("transfer")
@@ -238,12 +238,6 @@ def prepare_data(task: str, regime: str, data_dir: Path, out: Path) -> Dict:
     }
 
 
-def warmup_steps(train_sentences: int, epochs: int) -> int:
-    """A transformer's linear warm-up: 10 % of its steps at batch 32 (the configs size it for the
-    1,000-sentence sample)."""
-    return max(1, -(-train_sentences // 32) * epochs // 10)
-
-
 def train_teacher(task: str, data: Dict, out: Path, epochs: int, threads: int) -> Dict:
     """Train the teacher (or resume it with `--recover`, or reuse it); returns its run's record."""
     spec = TASKS[task]
@@ -252,7 +246,7 @@ def train_teacher(task: str, data: Dict, out: Path, epochs: int, threads: int) -
         overrides = {"train_data_path": data["train"], "validation_data_path": data["dev"],
                      "test_data_path": data["test"], "trainer.num_epochs": epochs}
         if spec.get("warmup", True):  # a transformer teacher's schedule
-            overrides["trainer.learning_rate_scheduler.warmup_steps"] = warmup_steps(data["train_sentences"], epochs)
+            overrides.update(warmup_override(data["train_sentences"], epochs))
         command = ["train", f"training_configs/{spec['teacher']}.jsonnet", "-s", str(run), "-o", json.dumps(overrides)]
         with claimed(run):
             if (run / "config.json").exists():
@@ -400,8 +394,9 @@ def main() -> None:
         parser.error(f"{args.task} runs the tiny student only (its configs have no {args.student} preset)")
     suffix = "" if args.student == "tiny" else f"_{args.student}"
     result_file = Path(args.results_dir) / f"transfer_{args.regime}_{args.task}{suffix}.json"
-    if args.no_transfer_set and result_file.exists() and any(
-            r["transfer"] for r in json.loads(result_file.read_text())["runs"]):
+    # the published runs this invocation's results file replaces: neither flag below may drop any
+    published = json.loads(result_file.read_text())["runs"] if result_file.exists() else []
+    if args.no_transfer_set and any(r["transfer"] for r in published):
         parser.error(f"{result_file} holds transfer-set runs that --no-transfer-set would drop from it: "
                      "run without the flag (--reuse keeps every finished run), or give another --results-dir")
     objectives = audited_objectives(spec) if args.no_transfer_set else spec["objectives"]
@@ -412,8 +407,7 @@ def main() -> None:
                          f"{' --no-transfer-set' if args.no_transfer_set else ''} "
                          f"(it has: {', '.join(name for name, _, _ in objectives)})")
         objectives = [objective for objective in objectives if objective[0] in args.objectives]
-        dropped = sorted({r["objective"] for r in json.loads(result_file.read_text())["runs"]}
-                         - {None, *args.objectives}) if result_file.exists() else []
+        dropped = sorted({r["objective"] for r in published} - {None, *args.objectives})
         if dropped:
             parser.error(f"{result_file} holds runs of {', '.join(dropped)} that --objectives would drop from it: "
                          "name them too (--reuse keeps every finished run), or give another --results-dir")
@@ -456,7 +450,7 @@ def main() -> None:
     base = {"train_data_path": data["train"], "validation_data_path": data["dev"],
             "test_data_path": data["test"], "trainer.num_epochs": student_epochs}
     if args.student in TRANSFORMER_STUDENTS:  # its warm-up sized from the data, as frontier.py sizes it
-        base["trainer.learning_rate_scheduler.warmup_steps"] = warmup_steps(data["train_sentences"], student_epochs)
+        base.update(warmup_override(data["train_sentences"], student_epochs))
     kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)}}
 
     def transfer_loader(path: str) -> Dict:
