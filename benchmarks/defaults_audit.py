@@ -39,9 +39,9 @@ TWINS: Dict[str, str] = {
                                                   "second_order_local_kd", "second_order_struct_kd")},
     "dep_tagger_struct_kd": "dep_tagger",
     "dep_tagger_second_order_kd": "dep_tagger",
-    **{f"ner_{preset}_{name}": f"ner_{preset}_baseline" for preset in ("static_subword", "minilm_l3")
+    **{f"ner_{preset}_{name}": f"ner_{preset}_baseline" for preset in transfer.STUDENTS[1:]
        for name in ("token_kd", "posterior_kd", "struct_kd", "sub_kd")},
-    **{f"dep_{preset}_{name}": f"dep_{preset}_baseline" for preset in ("static_subword", "minilm_l3")
+    **{f"dep_{preset}_{name}": f"dep_{preset}_baseline" for preset in transfer.STUDENTS[1:]
        for name in ("local_kd", "struct_kd", "sub_kd")},
 }
 

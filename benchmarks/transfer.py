@@ -128,11 +128,22 @@ TASKS["ner_softmax_student"] = {**TASKS["ner"], "teacher_of": "ner", "presets": 
 TASKS["ner_softmax_teacher"] = {**TASKS["ner"], "teacher": "ner_softmax_teacher", "teacher_epochs": 15,
                                 "warmup": False, "presets": False, "audit_objectives": [],
                                 "objectives": [("structural, softmax teacher", "ner_softmax_teacher_struct_kd", {})]}
-# student presets (common.libsonnet): the config of a preset's run is the tiny student's config
-# name with the task prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
-STUDENTS = ("tiny", "static_subword", "minilm_l3")
-# the presets with a transformer (a linear warm-up the configs size for the 1,000-sentence sample)
-TRANSFORMER_STUDENTS = ("minilm_l3",)
+
+
+def presets() -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """The student presets and those of them with a transformer (whose linear warm-up the configs
+    size for the 1,000-sentence sample), read from common.libsonnet, their one spelling."""
+    import _jsonnet
+
+    snippet = ("local common = import 'common.libsonnet'; "
+               "{students: common.students, transformer: std.objectFields(common.transformer_students)}")
+    found = json.loads(_jsonnet.evaluate_snippet("presets", snippet, jpathdir=str(ROOT / "training_configs")))
+    return tuple(found["students"]), tuple(found["transformer"])
+
+
+# student presets: the config of a preset's run is the tiny student's config name with the task
+# prefix extended (ner_struct_kd -> ner_static_subword_struct_kd)
+STUDENTS, TRANSFORMER_STUDENTS = presets()
 
 
 def audited_objectives(spec: Dict) -> List[Tuple[str, str, Dict]]:
