@@ -31,7 +31,7 @@ from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import transfer  # noqa: E402
-from run import ROOT, git_commit, machine, main_or_exit, train  # noqa: E402
+from run import ROOT, gather, git_commit, machine, main_or_exit, train  # noqa: E402
 
 logger = logging.getLogger("char_boundaries")
 
@@ -104,7 +104,8 @@ def main() -> None:
     jobs = [(variant, seed) for seed in seeds for variant in VARIANTS]
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
         futures = [pool.submit(one_run, args.config, variant, seed, args.epochs, data, runs) for variant, seed in jobs]
-        records: List[Dict] = [future.result() for future in futures]
+        records: List[Dict] = gather([(f"{variant} seed {seed}", future) for (variant, seed), future in zip(jobs, futures)],
+                                     "rerun the same command: it reuses every finished run")
     meta = {"command": " ".join(["python", "benchmarks/char_boundaries.py", *sys.argv[1:]]), "config": args.config,
             "epochs": args.epochs, "seeds": seeds, "workers": args.workers, "width": WIDTH,
             "short_words": {split: short_words(data / name) for split, name in FILES.items()},

@@ -27,7 +27,7 @@ from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import mean_std  # noqa: E402
-from run import ROOT, fill_cache, git_commit, machine, main_or_exit, record, train, write_subsets  # noqa: E402
+from run import ROOT, fill_cache, gather, git_commit, machine, main_or_exit, record, train, write_subsets  # noqa: E402
 
 logger = logging.getLogger("bench")
 
@@ -35,7 +35,9 @@ logger = logging.getLogger("bench")
 def run_all(jobs: Dict, workers: int) -> Dict:
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {key: pool.submit(train, *job) for key, job in jobs.items()}
-        return {key: future.result() for key, future in futures.items()}
+        results = gather([(str(job[1]), futures[key]) for key, job in jobs.items()],
+                         "rerun the same command: it reuses every finished run")
+    return dict(zip(futures, results))
 
 
 def teacher_and_data(task: str, runs: Path, data_dir: str) -> Tuple[Path, Dict, Dict]:

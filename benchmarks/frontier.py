@@ -64,6 +64,9 @@ STUDENTS: Tuple[Tuple[str, str, Optional[int], Optional[int]], ...] = (
 
 #: `--tag`s: results files of their own beside `frontier_{regime}_{task}.json`
 TAGS = ("minilm",)
+#: what to do when some student runs failed (the others are finished and kept)
+RETRY = ("rerun the same command: it keeps every finished run and resumes the failed ones from their last "
+         "checkpoint; `--students` without the failed ones measures the rest")
 
 
 def result_name(regime: str, task: str, tag: Optional[str] = None, no_kd: bool = False) -> str:
@@ -199,7 +202,7 @@ def no_kd_only(args, spec: Dict, data: Dict, out: Path, chosen, seeds: List[int]
     """`--no-kd-only`: the chosen students' no-KD runs (no teacher), their scores written to
     `frontier_{regime}_{task}[_{tag}]_no_kd.json` with the published teacher's for reference."""
     records = transfer.run_all(student_jobs(args, spec, data, out, chosen, seeds, None), args.workers, data,
-                               spec["metric"][1])
+                               spec["metric"][1], RETRY)
     result = {
         "meta": common_meta(args, data, seeds, started),
         "reference_teacher": reference_teacher(published),
@@ -276,7 +279,7 @@ def main() -> None:
     kd = {"model.teacher.archive": teacher["archive"], "model.teacher.cache": {"dir": str(cache)},
           "data_loader.type": "transfer_set",
           "data_loader.transfer_set": {"path": data["transfer"]["path"], "format": data["transfer"]["format"]}}
-    records = transfer.run_all(student_jobs(args, spec, data, out, chosen, seeds, kd), args.workers, data, key)
+    records = transfer.run_all(student_jobs(args, spec, data, out, chosen, seeds, kd), args.workers, data, key, RETRY)
 
     speeds: Dict[str, List[Dict]] = {}
     if not args.no_throughput:

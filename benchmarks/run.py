@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 logger = logging.getLogger("bench")
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +131,34 @@ class RunInUse(RuntimeError):
     """A run another live process is training."""
 
 
+class RunFailed(RuntimeError):
+    """A training, evaluation or fill process that exited with an error (its log says why)."""
+
+
+def logged(command: List[str], log: Path, threads: int, mode: str = "w") -> None:
+    """Run `command` (a `python -m allennlp ...` line) in the repository with `threads` torch
+    threads, its output into `log`; a process that fails raises `RunFailed` naming the log."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    with open(log, mode) as handle:
+        code = subprocess.run(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT).returncode
+    if code:
+        ended = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        raise RunFailed(f"`{' '.join(command[2:5])}` {ended}: see {log}")
+
+
+def gather(jobs: Sequence[Tuple[str, concurrent.futures.Future]], advice: str) -> List:
+    """The results of `jobs` (a name and a future each), in order, once every one has ended. Runs
+    that failed (`RunFailed`) end it with one error naming each and its log, and `advice`, after the
+    others finished (they are kept); any other error is raised as it is."""
+    concurrent.futures.wait([future for _, future in jobs])
+    failed = [(name, future.exception()) for name, future in jobs if isinstance(future.exception(), RunFailed)]
+    if failed:
+        lines = "\n".join(f"  {name}: {error}" for name, error in failed)
+        raise RunFailed(f"{len(failed)} of {len(jobs)} runs failed; the {len(jobs) - len(failed)} others finished "
+                        f"and are kept ({advice}):\n{lines}")
+    return [future.result() for _, future in jobs]
+
+
 def live_holder(lock: Path) -> Optional[int]:
     """The id of the live process that holds `lock`, or None (no lock, or its process is gone)."""
     try:
@@ -154,11 +182,12 @@ def live_locks(folder: Path) -> List[Path]:
 
 
 def main_or_exit(main: Callable[[], None], script: str) -> None:
-    """Run a benchmark script's `main`; a run another live invocation is training (`RunInUse`) ends
-    the script with that one line (exit status 1), not a traceback."""
+    """Run a benchmark script's `main`; a run another live invocation is training (`RunInUse`), or
+    runs whose processes failed (`RunFailed`), end the script with what happened and where its log
+    is (exit status 1), not a traceback."""
     try:
         main()
-    except RunInUse as error:
+    except (RunInUse, RunFailed) as error:
         sys.exit(f"{script}: {error}")
 
 
@@ -215,10 +244,8 @@ def _train(config: str, out: Path, overrides: Dict, log: Path, threads: int) -> 
     path = config if config.endswith((".json", ".jsonnet")) else f"training_configs/{config}.jsonnet"
     command = [sys.executable, "-m", "allennlp", "train", path,
                "-s", str(out), "-o", json.dumps(overrides), "--include-package", "allennlp_subkd"]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     start = time.perf_counter()
-    with open(log, "w") as handle:
-        subprocess.run(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
+    logged(command, log, threads)
     logger.info("%-28s %6.0f s  %s", config, time.perf_counter() - start, out.name)
 
 
@@ -334,9 +361,12 @@ def main() -> None:
                          "model.teacher.archive": archive, "model.teacher.cache": {"memory_mb": 0},
                          **spec.get("method_overrides", {}).get(config, {})}
             jobs[(method, config, seeds[0], False)] = pool.submit(train, config, out, overrides, runs / f"{out.name}.log")
-        for (method, config, seed, cache), job in jobs.items():
+        results = gather([(f"{config} seed {seed}{'' if cache else ' (no cache)'}", job)
+                          for (_, config, seed, cache), job in jobs.items()],
+                         "rerun the same command: it reuses every finished run")
+        for ((method, config, seed, cache), _), result in zip(jobs.items(), results):
             n = epochs["student"] if cache else epochs["timing"]
-            records.append(record(args.task, method, config, seed, cache, job.result(), spec, data, n, commit))
+            records.append(record(args.task, method, config, seed, cache, result, spec, data, n, commit))
 
     # 5. size and CPU inference throughput of the teacher and each method's first-seed student,
     #    on the test set, batch 32, one thread and all threads, nothing else running
@@ -389,10 +419,8 @@ def fill_cache(archive: str, data: str, cache_dir: Path, log: Path, threads: int
     record_file = cache_dir / "fill_seconds.json"
     command = [sys.executable, "-m", "allennlp", "fill-teacher-cache", archive, data,
                "--cache-dir", str(cache_dir), "--include-package", "allennlp_subkd"]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     start = time.perf_counter()
-    with open(log, "a") as handle:
-        subprocess.run(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
+    logged(command, log, threads, mode="a")
     seconds = time.perf_counter() - start
     if not record_file.exists():
         record_file.write_text(json.dumps({"seconds": seconds}))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, TASKS, git_commit, machine, main_or_exit, train, write_subsets  # noqa: E402
+from run import ROOT, TASKS, gather, git_commit, machine, main_or_exit, train, write_subsets  # noqa: E402
 
 logger = logging.getLogger("sweep")
 
@@ -154,8 +154,9 @@ def main() -> None:
             out = sweep_dir / run_name(config, settings)
             jobs[(method, config, json.dumps(settings, sort_keys=True))] = pool.submit(
                 train, config, out, overrides, sweep_dir / f"{out.name}.log")
-        for (method, config, settings), job in jobs.items():
-            result = job.result()
+        results = gather([(f"{config} {settings}", job) for (_, config, settings), job in jobs.items()],
+                         "rerun the same command: it reuses every finished run")
+        for (method, config, settings), result in zip(jobs, results):
             records.append({
                 "method": method, "config": config, "settings": json.loads(settings),
                 "dev_f1": result["metrics"].get(f"best_validation_{METRIC[task]}"),

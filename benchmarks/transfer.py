@@ -42,6 +42,10 @@ that shares another's teacher and store (`ner_softmax_student`, Wang et al.'s ca
 (`--teacher` is refused: the archive would become the owner's teacher). A run
 being trained (or the store being filled) holds `{run}.lock`: another invocation reaching it while
 its process lives stops with an error naming the process (`frontier.py` trains through here too).
+A student run whose process fails (or is killed) does not stop the others: once they have finished,
+the script ends with one error naming each failed run and its log, and writes no results file (a
+published one keeps what it holds); `--reuse` retries the failed runs, `--objectives` publishes
+the objectives that finished.
 
 Students run one thread each, `--workers` at a time: their epoch times are a cost, not a speed
 measurement (see `benchmarks/throughput.py` for that).
@@ -63,7 +67,7 @@ from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from run import RunInUse, claimed, git_commit, live_locks, machine, main_or_exit, warmup_override  # noqa: E402
+from run import RunFailed, RunInUse, claimed, gather, git_commit, live_locks, logged, machine, main_or_exit, warmup_override  # noqa: E402
 from make_transfer_set import blocks, conll_sentence, conllu_sentence, pick  # noqa: E402
 
 logger = logging.getLogger("transfer")
@@ -194,10 +198,8 @@ def evaluate(archive: Path, path: str, output: Path, reader: str, log: Path, thr
 
 
 def allennlp(args: List[str], log: Path, threads: int) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    with open(log, "a") as handle:
-        subprocess.run([sys.executable, "-m", "allennlp", *args, "--include-package", "allennlp_subkd"],
-                       cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=True)
+    """`allennlp ARGS` in its own process, its output appended to `log` (`RunFailed` if it fails)."""
+    logged([sys.executable, "-m", "allennlp", *args, "--include-package", "allennlp_subkd"], log, threads, mode="a")
 
 
 def write_sentences(path: Path, sentences: List[List[Tuple[str, str]]], fmt: str) -> None:
@@ -541,10 +543,19 @@ def suite_wall(records: List[Dict]) -> Optional[float]:
     return total + end - start
 
 
-def run_all(jobs, workers: int, data: Dict, key: str) -> List[Dict]:
+#: what to do when some of a suite's runs failed (the others are finished)
+RETRY = ("`--reuse` keeps them and retries the failed ones, from their last checkpoint; `--objectives` with the "
+         "objectives whose runs all finished publishes those alone")
+
+
+def run_all(jobs, workers: int, data: Dict, key: str, advice: str = RETRY) -> List[Dict]:
+    """Train `jobs` (fields, config, run folder, overrides), `workers` at a time, and return their
+    records; runs that fail end it with `RunFailed` (and `advice`) once the others have finished:
+    no results file is written, so a published one keeps what it holds."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [(fields, pool.submit(student, config, run, overrides, data)) for fields, config, run, overrides in jobs]
-        return [record(future.result(), key, **fields) for fields, future in futures]
+        results = gather([(str(run), future) for (_, _, run, _), (_, future) in zip(jobs, futures)], advice)
+    return [record(result, key, **fields) for (fields, _), result in zip(futures, results)]
 
 
 if __name__ == "__main__":

@@ -242,7 +242,7 @@ def test_no_kd_only_writes_the_shared_meta_its_students_and_renders_it(tmp_path,
     published.write_text(json.dumps(_result()))
     trained = []
 
-    def run_all(jobs, workers, data, key):
+    def run_all(jobs, workers, data, key, advice):
         trained.extend(jobs)
         return [{**fields, "test": 80.0} for fields, *_ in jobs]
 

@@ -536,6 +536,7 @@ def test_the_other_benchmarks_do_not_delete_a_run_a_live_process_is_training(tmp
         out.mkdir()
         (out / "metrics.json").write_text('{"best_epoch": 0}')
         (out / "epoch_times.json").write_text('{"train_seconds": [1.0], "peak_rss_mb": 1.0}')
+        return SimpleNamespace(returncode=0)
 
     monkeypatch.setattr(run_script.subprocess, "run", allennlp)
     result = run_script.train("dep_struct_kd", out, {}, tmp_path / "log")
@@ -721,3 +722,61 @@ def test_every_benchmark_that_trains_ends_through_main_or_exit():
     for path in scripts:
         ending = path.read_text().rstrip().splitlines()[-1].strip()
         assert re.fullmatch(rf'(transfer\.)?main_or_exit\(main, "{path.name}"\)', ending), path.name
+
+
+def test_a_failed_process_names_its_log_and_how_it_ended(tmp_path):
+    log = tmp_path / "run.log"
+    with pytest.raises(run_script.RunFailed, match=rf"exited with status 3: see {log}"):
+        run_script.logged([sys.executable, "-c", "import sys; print('the reason'); sys.exit(3)"], log, 1)
+    assert "the reason" in log.read_text()
+    with pytest.raises(run_script.RunFailed, match="was killed by signal 9"):
+        run_script.logged([sys.executable, "-c", "import os; os.kill(os.getpid(), 9)"], log, 1)
+    run_script.logged([sys.executable, "-c", "print('fine')"], log, 1, mode="a")  # no error otherwise
+    assert log.read_text().endswith("fine\n")
+
+
+def test_a_suite_whose_run_fails_finishes_the_others_and_says_which_failed_and_what_next(tmp_path, monkeypatch):
+    # one killed run used to end transfer.py with a CalledProcessError traceback; now every other
+    # run finishes, the error names the failed one's log, and the published results file is kept
+    data = {"train": "t.conllu", "dev": "d.conllu", "test": "e.conllu", "train_sentences": 3,
+            "ood": {"name": "GUM", "path": "g.conllu"},
+            "transfer": {"path": "u.conllu", "format": "conllu", "sentences": 100}, "transfer_subsets": {}}
+    teacher = {"archive": "teacher.tar.gz", "metrics": {"best_validation_LAS": 0.9, "test_LAS": 0.9},
+               "ood": {"LAS": 0.8}, "epoch_seconds": [1.0]}
+    started: List[str] = []
+
+    def student(config, run, overrides, data):
+        started.append(run.name)
+        if run.name == "dep_local_kd":
+            raise transfer.RunFailed(f"`allennlp train {config}` was killed by signal 9: see {run}.log")
+        return {"metrics": {"best_validation_LAS": 0.8, "test_LAS": 0.8}, "ood": {"LAS": 0.7}, "epoch_seconds": [1.0]}
+
+    monkeypatch.setattr(transfer, "prepare_data", lambda *args: data)
+    monkeypatch.setattr(transfer, "given_teacher", lambda *args: teacher)
+    monkeypatch.setattr(transfer, "fill", lambda *args: {"train": 1.0})
+    monkeypatch.setattr(transfer, "student", student)
+    monkeypatch.setattr(transfer, "subprocess", SimpleNamespace(run=lambda args, **kwargs: None))  # report.py
+    path = tmp_path / "transfer_full_dep_static_subword.json"
+    path.write_text('{"runs": []}')
+    monkeypatch.setattr(sys, "argv", ["transfer.py", "dep", "--regime", "full", "--student", "static_subword",
+                                      "--teacher", "teacher.tar.gz", "--no-transfer-set", "--seeds", "1", "--reuse",
+                                      "--workers", "1", "--runs-dir", str(tmp_path / "runs"),
+                                      "--results-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as stop:
+        transfer.main_or_exit(transfer.main, "transfer.py")
+    message = stop.value.code
+    assert message.startswith("transfer.py: 1 of 4 runs failed; the 3 others finished and are kept")
+    assert "--reuse" in message and "--objectives" in message
+    assert "static_subword/s13/dep_local_kd: `allennlp train dep_static_subword_local_kd` was killed" in message
+    assert started == ["no_kd", "dep_struct_kd", "dep_local_kd", "dep_sub_kd"]  # the run after it went on
+    assert path.read_text() == '{"runs": []}'  # the published file is kept as it was
+
+
+def test_gather_raises_other_errors_as_they_are():
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        jobs = [("a", pool.submit(lambda: 1)), ("b", pool.submit(lambda: {}["missing"]))]
+        with pytest.raises(KeyError):
+            run_script.gather(jobs, "advice")
+        assert run_script.gather(jobs[:1], "advice") == [1]
