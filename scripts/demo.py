@@ -13,7 +13,13 @@ Everything goes through the stock `allennlp train` / `fill-teacher-cache` / `pre
 so AllenNLP's progress bars show what is happening; AllenNLP's INFO logging, third-party
 warnings and nltk's failed data downloads are kept out of the way. Outputs land in `demo_out/`.
 
-    python scripts/demo.py [--out demo_out] [--tasks ner dep] [--epochs N]
+    python scripts/demo.py [--out demo_out] [--tasks ner dep] [--epochs N] [--student static_subword]
+
+`--student static_subword` trains the students of the `static_subword` preset instead (MiniLM's
+frozen subword table + character CNN + BiLSTM: `ner_static_subword_*`, `dep_static_subword_*`)
+against the same teachers (reused from `--out` when trained there), and writes
+`summary_static_subword.json`: how the preset fares with the demo's sample-sized teachers
+(benchmarks/README.md, the demo section, says why the demo keeps the tiny students).
 """
 import argparse
 import json
@@ -49,6 +55,9 @@ TASKS = {
                  "the students learn word embeddings from scratch on the same 1,000 sentences (and "
                  "the transfer rows on 4,000 unlabeled ones the teacher labels, whose words they "
                  "then know): one seed, one small sample."),
+        "note_static_subword": ("The teacher is a pretrained transformer fine-tuned on the 1,000-sentence sample; "
+                                "the students (the static_subword preset) read MiniLM's frozen subword table, "
+                                "so they know words the sample never showed them: one seed, one small sample."),
     },
     "dep": {
         "teacher": "dep_teacher_static_subword",
@@ -71,8 +80,26 @@ TASKS = {
                  "the students the small parser with word embeddings learned from scratch, all trained on "
                  "the 1,000-sentence sample in minutes (the transfer rows also on 4,000 unlabeled sentences "
                  "the teacher parses): one seed, one small sample."),
+        "note_static_subword": ("The teacher is a 2-layer BiLSTM parser over the frozen all-MiniLM-L6-v2 subword "
+                                "table, the students (the static_subword preset) a 1-layer one over the same "
+                                "table, all trained on the 1,000-sentence sample: one seed, one small sample."),
     },
 }
+
+#: the student presets `--student` can pick (common.libsonnet's, but for the transformer one, whose
+#: fine-tuning does not fit the demo's minutes)
+STUDENTS = ("tiny", "static_subword")
+
+
+
+def preset_config(config: str, student: str) -> str:
+    """The config of `student`'s preset for a tiny student's config (ner_struct_kd ->
+    ner_static_subword_struct_kd), as benchmarks/transfer.py names them."""
+    if student == "tiny":
+        return config
+    task, rest = config.split("_", 1)
+    return f"{task}_{student}_{rest}"
+
 
 #: what each row of the table is (the measured outcome is appended)
 ROW_TEXT = {
@@ -142,7 +169,7 @@ def train(config: str, out: Path, overrides: Dict, threads: int = 1) -> Dict:
     return metrics
 
 
-def run_task(name: str, out: Path, epochs: Dict[str, int]) -> None:
+def run_task(name: str, out: Path, epochs: Dict[str, int], student: str = "tiny") -> None:
     task = TASKS[name]
     out = out / name
     teacher_dir = out / "teacher"
@@ -159,6 +186,7 @@ def run_task(name: str, out: Path, epochs: Dict[str, int]) -> None:
     allennlp("fill-teacher-cache", str(archive), transfer["path"], "--format", transfer["format"],
              "--cache-dir", str(cache), threads=threads)
     for label, config, options in task["students"]:
+        config = preset_config(config, student)
         overrides = {"trainer.num_epochs": epochs["student"], "test_data_path": task["test"],
                      **task.get("student_overrides", {}).get(config, {})}
         if "kd" in config:
@@ -169,21 +197,22 @@ def run_task(name: str, out: Path, epochs: Dict[str, int]) -> None:
             overrides["data_loader.type"] = "transfer_set"
             overrides["data_loader.transfer_set"] = dict(transfer)
         rows.append((label, train(config, out / run_name(config, options), overrides)))
-    print_table(name, task, rows)
-    (out / "summary.json").write_text(json.dumps(summary(name, task, rows), indent=2) + "\n")
+    print_table(name, task, rows, student)
+    summary_file = out / ("summary.json" if student == "tiny" else f"summary_{student}.json")
+    summary_file.write_text(json.dumps({**summary(name, task, rows), "student": student}, indent=2) + "\n")
 
     # Predict with a student after the teacher's archive has been moved away.
     moved = out / "teacher_archive_moved_away.tar.gz"
     shutil.move(str(archive), moved)
     try:
         _, config, options = task["students"][-1]
-        student = out / run_name(config, options) / "model.tar.gz"
+        student_archive = out / run_name(preset_config(config, student), options) / "model.tar.gz"
         predictions = out / "predictions.jsonl"
-        allennlp("predict", str(student), task["predict_input"], "--use-dataset-reader",
+        allennlp("predict", str(student_archive), task["predict_input"], "--use-dataset-reader",
                  "--output-file", str(predictions), "--silent")
         json_in, json_out = out / "sentences.jsonl", out / "sentences.predicted.jsonl"
         json_in.write_text("".join(json.dumps(line) + "\n" for line in task["json_lines"]))
-        allennlp("predict", str(student), str(json_in), "--output-file", str(json_out), "--silent")
+        allennlp("predict", str(student_archive), str(json_in), "--output-file", str(json_out), "--silent")
         count = sum(1 for _ in open(predictions))
         print(f"\n{name}: the {task['students'][-1][0]} student predicted {count} test sentences "
               f"(teacher archive moved to {moved.name}) -> {predictions}")
@@ -219,7 +248,7 @@ def run_name(config: str, options: Dict) -> str:
     return f"{config}_transfer" if options.get("transfer") else config
 
 
-def print_table(name: str, task: Dict, rows: List) -> None:
+def print_table(name: str, task: Dict, rows: List, student: str = "tiny") -> None:
     plain = statistics.mean(rows[1][1]["epoch_seconds"])
     header = ["model"]
     for label, _ in task["metrics"]:
@@ -247,7 +276,8 @@ def print_table(name: str, task: Dict, rows: List) -> None:
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
         if i == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    print(task["note"] + " Real-data results (full training sets, 3 seeds): README, 'Results' "
+    note = task["note"] if student == "tiny" else task[f"note_{student}"]
+    print(note + " Real-data results (full training sets, 3 seeds): README, 'Results' "
           "(make bench-ner, make bench-dep).")
 
 
@@ -256,6 +286,8 @@ def main() -> None:
     parser.add_argument("--out", default="demo_out")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--epochs", type=int, default=None, help="epochs for every model")
+    parser.add_argument("--student", choices=STUDENTS, default="tiny",
+                        help="the students' preset (default: the tiny students, random word embeddings)")
     parser.add_argument("--sequential", action="store_true",
                         help="one task after the other (default: with 2+ cores, parsing runs beside NER)")
     args = parser.parse_args()
@@ -274,7 +306,8 @@ def main() -> None:
         for name in tasks:
             TASKS[name]["teacher_threads"] = 1  # the other core is busy
         (out / "background").mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, __file__, "--out", str(out), "--sequential", "--tasks", *later]
+        command = [sys.executable, __file__, "--out", str(out), "--sequential", "--student", args.student,
+                   "--tasks", *later]
         if args.epochs:
             command += ["--epochs", str(args.epochs)]
         logger.info("%s runs beside %s on the other core (progress: %s)", " and ".join(later),
@@ -286,7 +319,7 @@ def main() -> None:
         epochs = dict(TASKS[name]["epochs"])
         if args.epochs:
             epochs = {k: args.epochs for k in epochs}
-        run_task(name, out, epochs)
+        run_task(name, out, epochs, args.student)
     if background is not None:
         logger.info("waiting for the task running beside it ...")
         code = background.wait()
