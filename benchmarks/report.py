@@ -1045,7 +1045,9 @@ def demo_markdown(result: Dict) -> str:
                 gap = _gap(row["test"], plain, teacher, missing="")
             lines.append([row["model"], f"{row['dev']:.2f}", f"{row['test']:.2f}", change, gap])
         metric = task["metric"]
-        parts.append(f"{task['task'].upper()} (test: `{task['test_file']}`)\n\n" + _table(
+        student = task.get("student", "tiny")  # summaries written before `--student` are the tiny students'
+        who = "the tiny students" if student == "tiny" else f"the `{student}` students"
+        parts.append(f"{task['task'].upper()}, {who} (test: `{task['test_file']}`)\n\n" + _table(
             ["model", f"dev {metric}", f"test {metric}", "Δ vs no KD", "gap closed"], lines))
     return "\n\n".join(parts) + f"\n\n{result['note']}\n"
 
@@ -1066,6 +1068,7 @@ BLOCKS: Dict[str, Tuple[str, Callable[[Dict], str]]] = {
     "kernels": ("kernels.json", kernels_summary),
     "load-check": ("load_check.json", load_check_markdown),
     "demo": ("demo.json", demo_markdown),
+    "demo-static-subword": ("demo_static_subword.json", demo_markdown),
     "mfvi-gap": ("mfvi_gap.json", lambda result: _body(mfvi_gap_markdown(result))),
     "defaults-audit": ("defaults_audit.json", lambda result: _body(audit_markdown(result))),
     "transfer-low-ner": ("transfer_low_ner.json", lambda result: _body(transfer_markdown(result))),
