@@ -108,7 +108,6 @@ TASKS = {
 STUDENTS = ("tiny", "static_subword")
 
 
-
 def preset_config(config: str, student: str) -> str:
     """The config of `student`'s preset for a tiny student's config (ner_struct_kd ->
     ner_static_subword_struct_kd), as benchmarks/transfer.py names them."""
