@@ -104,8 +104,7 @@ def main() -> None:
     jobs = [(variant, seed) for seed in seeds for variant in VARIANTS]
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
         futures = [pool.submit(one_run, args.config, variant, seed, args.epochs, data, runs) for variant, seed in jobs]
-        records: List[Dict] = gather([(f"{variant} seed {seed}", future) for (variant, seed), future in zip(jobs, futures)],
-                                     "rerun the same command: it reuses every finished run")
+        records: List[Dict] = gather([(f"{variant} seed {seed}", future) for (variant, seed), future in zip(jobs, futures)])
     meta = {"command": " ".join(["python", "benchmarks/char_boundaries.py", *sys.argv[1:]]), "config": args.config,
             "epochs": args.epochs, "seeds": seeds, "workers": args.workers, "width": WIDTH,
             "short_words": {split: short_words(data / name) for split, name in FILES.items()},

@@ -35,8 +35,7 @@ logger = logging.getLogger("bench")
 def run_all(jobs: Dict, workers: int) -> Dict:
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {key: pool.submit(train, *job) for key, job in jobs.items()}
-        results = gather([(str(job[1]), futures[key]) for key, job in jobs.items()],
-                         "rerun the same command: it reuses every finished run")
+        results = gather([(str(job[1]), futures[key]) for key, job in jobs.items()])
     return dict(zip(futures, results))
 
 

@@ -146,7 +146,11 @@ def logged(command: List[str], log: Path, threads: int, mode: str = "w") -> None
         raise RunFailed(f"`{' '.join(command[2:5])}` {ended}: see {log}")
 
 
-def gather(jobs: Sequence[Tuple[str, concurrent.futures.Future]], advice: str) -> List:
+#: what to do when some runs of a script that reuses every finished run failed
+RERUN = "rerun the same command: it reuses every finished run"
+
+
+def gather(jobs: Sequence[Tuple[str, concurrent.futures.Future]], advice: str = RERUN) -> List:
     """The results of `jobs` (a name and a future each), in order, once every one has ended. Runs
     that failed (`RunFailed`) end it with one error naming each and its log, and `advice`, after the
     others finished (they are kept); any other error is raised as it is."""
@@ -362,8 +366,7 @@ def main() -> None:
                          **spec.get("method_overrides", {}).get(config, {})}
             jobs[(method, config, seeds[0], False)] = pool.submit(train, config, out, overrides, runs / f"{out.name}.log")
         results = gather([(f"{config} seed {seed}{'' if cache else ' (no cache)'}", job)
-                          for (_, config, seed, cache), job in jobs.items()],
-                         "rerun the same command: it reuses every finished run")
+                          for (_, config, seed, cache), job in jobs.items()])
         for ((method, config, seed, cache), _), result in zip(jobs.items(), results):
             n = epochs["student"] if cache else epochs["timing"]
             records.append(record(args.task, method, config, seed, cache, result, spec, data, n, commit))

@@ -154,8 +154,7 @@ def main() -> None:
             out = sweep_dir / run_name(config, settings)
             jobs[(method, config, json.dumps(settings, sort_keys=True))] = pool.submit(
                 train, config, out, overrides, sweep_dir / f"{out.name}.log")
-        results = gather([(f"{config} {settings}", job) for (_, config, settings), job in jobs.items()],
-                         "rerun the same command: it reuses every finished run")
+        results = gather([(f"{config} {settings}", job) for (_, config, settings), job in jobs.items()])
         for (method, config, settings), result in zip(jobs, results):
             records.append({
                 "method": method, "config": config, "settings": json.loads(settings),

@@ -69,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from run import RunFailed, RunInUse, claimed, gather, git_commit, live_locks, logged, machine, main_or_exit, warmup_override  # noqa: E402
 from make_transfer_set import blocks, conll_sentence, conllu_sentence, pick  # noqa: E402
+from demo import preset_config  # noqa: E402  (a preset's config name, as make demo names it)
 
 logger = logging.getLogger("transfer")
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,13 +154,6 @@ STUDENTS, TRANSFORMER_STUDENTS = presets()
 def audited_objectives(spec: Dict) -> List[Tuple[str, str, Dict]]:
     """A suite's objectives and those `--no-transfer-set` adds (the shipped configs the audit judges)."""
     return spec["objectives"] + spec.get("audit_objectives", [])
-
-
-def preset_config(config: str, student: str) -> str:
-    if student == "tiny":
-        return config
-    task, rest = config.split("_", 1)
-    return f"{task}_{student}_{rest}"
 
 
 REGIMES = {
@@ -553,9 +547,9 @@ def run_all(jobs, workers: int, data: Dict, key: str, advice: str = RETRY) -> Li
     records; runs that fail end it with `RunFailed` (and `advice`) once the others have finished:
     no results file is written, so a published one keeps what it holds."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [(fields, pool.submit(student, config, run, overrides, data)) for fields, config, run, overrides in jobs]
-        results = gather([(str(run), future) for (_, _, run, _), (_, future) in zip(jobs, futures)], advice)
-    return [record(result, key, **fields) for (fields, _), result in zip(futures, results)]
+        results = gather([(str(run), pool.submit(student, config, run, overrides, data))
+                          for _, config, run, overrides in jobs], advice)
+    return [record(result, key, **fields) for (fields, *_), result in zip(jobs, results)]
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ STUDENTS = ("tiny", "static_subword")
 
 def preset_config(config: str, student: str) -> str:
     """The config of `student`'s preset for a tiny student's config (ner_struct_kd ->
-    ner_static_subword_struct_kd), as benchmarks/transfer.py names them."""
+    ner_static_subword_struct_kd); benchmarks/transfer.py names its runs' configs with it too."""
     if student == "tiny":
         return config
     task, rest = config.split("_", 1)
